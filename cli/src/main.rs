@@ -1,0 +1,137 @@
+//! `sillok`: the headless Sillok command. Thin: it parses flags, calls the
+//! core, and prints. Exit status: 0 success, 2 a user error (bad input, bad
+//! flag, wrong file), 1 an internal failure, 130 cancelled with Ctrl-C.
+
+mod bench;
+mod generate;
+mod models;
+mod progress;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use sillok_core::models::EngineOptions;
+use sillok_core::{DataDir, Sillok};
+
+#[derive(Debug, Parser)]
+#[command(name = "sillok", version, about = "Private, on-premise document assistant (headless)")]
+struct Cli {
+    /// Data directory (default: $SILLOK_DATA_DIR, else ~/.local/share/sillok).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Manage installed models.
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
+    /// Generate text from a prompt, streamed.
+    Generate(generate::GenerateArgs),
+    /// Embed texts with the embedding model (prints dimensions and similarities).
+    Embed(generate::EmbedArgs),
+    /// Measure performance.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+/// Engine settings shared by commands that load a model.
+#[derive(Debug, Args)]
+struct EngineArgs {
+    /// Model name (default: the default model for the role).
+    #[arg(long, short)]
+    model: Option<String>,
+    /// CPU threads (default: leaves a core free on small machines).
+    #[arg(long)]
+    threads: Option<u32>,
+    /// Context length in tokens.
+    #[arg(long = "ctx", value_name = "TOKENS")]
+    n_ctx: Option<u32>,
+    /// Layers to offload to a GPU (GPU builds only).
+    #[arg(long, default_value_t = 0)]
+    gpu_layers: u32,
+}
+
+impl EngineArgs {
+    fn options(&self) -> EngineOptions {
+        EngineOptions {
+            threads: self.threads,
+            n_ctx: self.n_ctx,
+            n_gpu_layers: self.gpu_layers,
+        }
+    }
+}
+
+/// Why a command failed, for the exit status.
+#[derive(Debug)]
+enum Failure {
+    User(anyhow::Error),
+    Internal(anyhow::Error),
+    Cancelled,
+}
+
+impl From<sillok_core::Error> for Failure {
+    fn from(e: sillok_core::Error) -> Self {
+        if e.is_user_error() {
+            Failure::User(e.into())
+        } else {
+            Failure::Internal(e.into())
+        }
+    }
+}
+
+impl From<sillok_core::models::Error> for Failure {
+    fn from(e: sillok_core::models::Error) -> Self {
+        sillok_core::Error::from(e).into()
+    }
+}
+
+type CmdResult = Result<(), Failure>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Cancelled) => {
+            eprintln!("cancelled");
+            ExitCode::from(130)
+        }
+        Err(Failure::User(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Internal(e)) => {
+            eprintln!("internal error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> CmdResult {
+    let data_dir = match cli.data_dir {
+        Some(dir) => DataDir::at(dir),
+        None => DataDir::resolve()?,
+    };
+    let mut sillok = Sillok::open(data_dir)?;
+    match cli.command {
+        Command::Models(cmd) => models::run(&mut sillok, cmd),
+        Command::Generate(args) => generate::run(&sillok, &args),
+        Command::Embed(args) => generate::embed(&sillok, &args),
+        Command::Bench(cmd) => bench::run(&sillok, cmd),
+    }
+}
+
+/// Logs go to stderr at `warn` unless `SILLOK_LOG` says otherwise. Document
+/// text, prompts and file names are only ever logged at debug level.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SILLOK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

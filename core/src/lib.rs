@@ -1,0 +1,117 @@
+//! The Sillok assistant, independent of any user interface.
+//!
+//! [`Sillok`] is the one service object the CLI and the desktop app both start:
+//! it owns the [`DataDir`] and, through it, the model catalogue; later the
+//! document library, grounded answers, conversations and the vault. It knows
+//! no Tauri, no clap and no terminal.
+//!
+//! ```no_run
+//! # fn main() -> sillok_core::Result<()> {
+//! let sillok = sillok_core::Sillok::open(sillok_core::DataDir::resolve()?)?;
+//! for model in sillok.catalogue().models() {
+//!     println!("{} {}", model.name, model.sha256);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod bench;
+mod data_dir;
+mod error;
+
+use std::path::Path;
+
+pub use data_dir::DataDir;
+pub use error::{Error, Result};
+pub use sillok_models as models;
+
+use sillok_models::{Catalogue, Embedder, EngineOptions, LlamaGenerator, ModelEntry, Progress, Role};
+
+/// The assistant over one data directory.
+#[derive(Debug)]
+pub struct Sillok {
+    data_dir: DataDir,
+    catalogue: Catalogue,
+}
+
+impl Sillok {
+    /// Opens the data directory (creating it) and its model catalogue.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DataDir`] or a catalogue error.
+    pub fn open(data_dir: DataDir) -> Result<Self> {
+        data_dir.create()?;
+        let catalogue = Catalogue::open(&data_dir.models())?;
+        Ok(Sillok {
+            data_dir,
+            catalogue,
+        })
+    }
+
+    /// Where everything is stored.
+    pub fn data_dir(&self) -> &DataDir {
+        &self.data_dir
+    }
+
+    /// The installed models.
+    pub fn catalogue(&self) -> &Catalogue {
+        &self.catalogue
+    }
+
+    /// Imports a model file from disk (a USB stick, a download folder).
+    ///
+    /// # Errors
+    ///
+    /// See [`Catalogue::import`].
+    pub fn import_model(&mut self, path: &Path, name: Option<&str>, progress: Progress<'_>) -> Result<ModelEntry> {
+        Ok(self.catalogue.import(path, name, progress)?)
+    }
+
+    /// Removes a model and its file.
+    ///
+    /// # Errors
+    ///
+    /// See [`Catalogue::remove`].
+    pub fn remove_model(&mut self, name: &str) -> Result<ModelEntry> {
+        Ok(self.catalogue.remove(name)?)
+    }
+
+    /// Makes a model the default for its role.
+    ///
+    /// # Errors
+    ///
+    /// See [`Catalogue::set_default`].
+    pub fn set_default_model(&mut self, name: &str) -> Result<Role> {
+        Ok(self.catalogue.set_default(name)?)
+    }
+
+    /// Re-hashes a model file against the catalogue.
+    ///
+    /// # Errors
+    ///
+    /// See [`Catalogue::verify`].
+    pub fn verify_model(&self, name: &str, progress: Progress<'_>) -> Result<()> {
+        Ok(self.catalogue.verify(name, progress)?)
+    }
+
+    /// Loads a chat model (the named one or the default), verified.
+    ///
+    /// # Errors
+    ///
+    /// See [`LlamaGenerator::load`].
+    pub fn load_generator(&self, name: Option<&str>, options: &EngineOptions) -> Result<LlamaGenerator> {
+        let entry = self.catalogue.resolve(name, Role::Chat)?;
+        Ok(LlamaGenerator::load(&self.catalogue.path_of(entry), entry, options)?)
+    }
+
+    /// Loads an embedding model (the named one or the default), verified.
+    ///
+    /// # Errors
+    ///
+    /// See [`Embedder::load`].
+    pub fn load_embedder(&self, name: Option<&str>, options: &EngineOptions) -> Result<Embedder> {
+        let entry = self.catalogue.resolve(name, Role::Embedding)?;
+        Ok(Embedder::load(&self.catalogue.path_of(entry), entry, options)?)
+    }
+}

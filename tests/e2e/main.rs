@@ -1,0 +1,7 @@
+//! End-to-end tests of the real `sillok` binary, each in a fresh data directory,
+//! with the real small models fetched by `installer/fetch-models.sh`.
+
+mod util;
+
+mod generate;
+mod models;
