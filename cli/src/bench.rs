@@ -35,7 +35,12 @@ pub fn run(sillok: &Sillok, cmd: BenchCommand) -> CmdResult {
     let BenchCommand::Generate(args) = cmd;
     let mut options = args.engine.options();
     // Room for the long prompt and the answer.
-    options.n_ctx.get_or_insert(u32::try_from(args.prompt_tokens).unwrap_or(u32::MAX).saturating_add(args.max_tokens).saturating_add(64));
+    options.n_ctx.get_or_insert(
+        u32::try_from(args.prompt_tokens)
+            .unwrap_or(u32::MAX)
+            .saturating_add(args.max_tokens)
+            .saturating_add(64),
+    );
     let config = BenchConfig {
         prompt_tokens: args.prompt_tokens,
         max_tokens: args.max_tokens,
@@ -58,12 +63,21 @@ pub fn run(sillok: &Sillok, cmd: BenchCommand) -> CmdResult {
         );
         return Ok(());
     }
-    println!("model            {} ({} threads, context {})", r.model, r.threads, r.n_ctx);
+    println!(
+        "model            {} ({} threads, context {})",
+        r.model, r.threads, r.n_ctx
+    );
     println!("load + verify    {:.0} ms", r.load.as_secs_f64() * 1000.0);
     println!("prompt           {} tokens", r.prompt_tokens);
     println!("prefill          {:.1} tok/s", r.prefill_tokens_per_s);
-    println!("first token      {:.0} ms", r.first_token.as_secs_f64() * 1000.0);
-    println!("decode           {:.1} tok/s ({} tokens)", r.decode_tokens_per_s, r.generated_tokens);
+    println!(
+        "first token      {:.0} ms",
+        r.first_token.as_secs_f64() * 1000.0
+    );
+    println!(
+        "decode           {:.1} tok/s ({} tokens)",
+        r.decode_tokens_per_s, r.generated_tokens
+    );
     match r.peak_rss_bytes {
         Some(bytes) => println!("peak RSS         {} MiB", bytes >> 20),
         None => println!("peak RSS         not reported by this OS"),

@@ -67,8 +67,9 @@ pub fn run(sillok: &Sillok, args: &GenerateArgs) -> CmdResult {
 
     let cancel = CancelToken::default();
     let on_interrupt = cancel.clone();
-    ctrlc::set_handler(move || on_interrupt.cancel())
-        .map_err(|e| Failure::Internal(anyhow::anyhow!("cannot install the Ctrl-C handler: {e}")))?;
+    ctrlc::set_handler(move || on_interrupt.cancel()).map_err(|e| {
+        Failure::Internal(anyhow::anyhow!("cannot install the Ctrl-C handler: {e}"))
+    })?;
 
     let mut stdout = std::io::stdout().lock();
     let as_json = args.json;
@@ -126,7 +127,11 @@ fn read_prompt(args: &GenerateArgs) -> Result<String, Failure> {
             } else {
                 std::fs::read(path)
             };
-            let bytes = bytes.map_err(|e| Failure::User(anyhow::Error::new(e).context(format!("cannot read {}", path.display()))))?;
+            let bytes = bytes.map_err(|e| {
+                Failure::User(
+                    anyhow::Error::new(e).context(format!("cannot read {}", path.display())),
+                )
+            })?;
             Ok(String::from_utf8_lossy(&bytes).into_owned())
         }
         (None, None) => Err(Failure::User(anyhow::anyhow!("no prompt given"))),
@@ -150,10 +155,18 @@ pub fn embed(sillok: &Sillok, args: &EmbedArgs) -> CmdResult {
     let texts: Vec<&str> = args.texts.iter().map(String::as_str).collect();
     let vectors = embedder.embed(&texts)?;
     if args.json {
-        println!("{}", json!({ "model": embedder.entry().name, "dimensions": embedder.dimensions(), "vectors": vectors }));
+        println!(
+            "{}",
+            json!({ "model": embedder.entry().name, "dimensions": embedder.dimensions(), "vectors": vectors })
+        );
         return Ok(());
     }
-    println!("{} vectors of {} dimensions ({})", vectors.len(), embedder.dimensions(), embedder.entry().name);
+    println!(
+        "{} vectors of {} dimensions ({})",
+        vectors.len(),
+        embedder.dimensions(),
+        embedder.entry().name
+    );
     for (i, a) in vectors.iter().enumerate() {
         for (j, b) in vectors.iter().enumerate().skip(i + 1) {
             let cosine: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();

@@ -15,7 +15,11 @@ use sillok_core::models::EngineOptions;
 use sillok_core::{DataDir, Sillok};
 
 #[derive(Debug, Parser)]
-#[command(name = "sillok", version, about = "Private, on-premise document assistant (headless)")]
+#[command(
+    name = "sillok",
+    version,
+    about = "Private, on-premise document assistant (headless)"
+)]
 struct Cli {
     /// Data directory (default: $SILLOK_DATA_DIR, else ~/.local/share/sillok).
     #[arg(long, global = true, value_name = "DIR")]
@@ -125,11 +129,12 @@ fn run(cli: Cli) -> CmdResult {
     }
 }
 
-/// Logs go to stderr at `warn` unless `SILLOK_LOG` says otherwise. Document
-/// text, prompts and file names are only ever logged at debug level.
+/// Logs go to stderr at `warn` (llama.cpp's own at `error`: its load-time
+/// warnings are about the model file, not actionable) unless `SILLOK_LOG` says
+/// otherwise. Document text, prompts and file names are only logged at debug.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SILLOK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,llama-cpp-2=error"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use serde_json::json;
 use sillok_core::Sillok;
-use sillok_core::models::ModelEntry;
+use sillok_core::models::{ModelEntry, Provenance};
 
 use crate::{CmdResult, Failure, progress};
 
@@ -60,7 +60,12 @@ pub fn run(sillok: &mut Sillok, cmd: ModelsCommand) -> CmdResult {
             let entry = sillok.import_model(&path, name.as_deref(), &mut progress::update(&bar));
             bar.finish_and_clear();
             let entry = entry?;
-            println!("imported {} ({}, {} MiB)", entry.name, entry.info.quantization, entry.size >> 20);
+            println!(
+                "imported {} ({}, {} MiB)",
+                entry.name,
+                entry.info.quantization,
+                entry.size >> 20
+            );
             println!("sha256 {}", entry.sha256);
             Ok(())
         }
@@ -131,17 +136,27 @@ fn list(sillok: &Sillok, as_json: bool) -> CmdResult {
 fn info(sillok: &Sillok, name: &str, as_json: bool) -> CmdResult {
     let entry = sillok.catalogue().get(name).map_err(Failure::from)?;
     let i = &entry.info;
-    let n_ctx = sillok_core::models::DEFAULT_CONTEXT.min(i.context_length.max(sillok_core::models::MIN_CONTEXT));
+    let n_ctx = sillok_core::models::DEFAULT_CONTEXT
+        .min(i.context_length.max(sillok_core::models::MIN_CONTEXT));
     let estimate = i.estimated_bytes(n_ctx);
     let available = sillok_core::models::available_memory_bytes();
     if as_json {
         let mut value = entry_json(sillok, entry);
-        value["memory_estimate"] = json!({ "n_ctx": n_ctx, "bytes": estimate, "available_bytes": available });
+        value["memory_estimate"] =
+            json!({ "n_ctx": n_ctx, "bytes": estimate, "available_bytes": available });
         println!("{value}");
         return Ok(());
     }
     println!("name           {}", entry.name);
-    println!("role           {}{}", entry.role.as_str(), if is_default(sillok, entry) { " (default)" } else { "" });
+    println!(
+        "role           {}{}",
+        entry.role.as_str(),
+        if is_default(sillok, entry) {
+            " (default)"
+        } else {
+            ""
+        }
+    );
     println!("architecture   {}", i.architecture);
     if let Some(display) = &i.display_name {
         println!("model          {display}");
@@ -149,17 +164,37 @@ fn info(sillok: &Sillok, name: &str, as_json: bool) -> CmdResult {
     println!("parameters     {:.1} M", i.parameters as f64 / 1e6);
     println!("quantization   {}", i.quantization);
     println!("context        {} tokens (trained)", i.context_length);
-    println!("chat template  {}", if i.has_chat_template { "yes" } else { "no (completion-style prompts)" });
-    println!("licence        {}", entry.license.as_deref().unwrap_or("unknown"));
+    println!(
+        "chat template  {}",
+        if i.has_chat_template {
+            "yes"
+        } else {
+            "no (completion-style prompts)"
+        }
+    );
+    println!(
+        "licence        {}",
+        entry.license.as_deref().unwrap_or("unknown")
+    );
     println!("size           {} MiB", entry.size >> 20);
     println!("sha256         {}", entry.sha256);
-    println!("provenance     {:?}", entry.provenance);
+    println!(
+        "provenance     {}",
+        match entry.provenance {
+            Provenance::Known => "known model (its hash matches Sillok's list)",
+            Provenance::UserImported => "user import (hash recorded at import)",
+        }
+    );
     println!(
         "memory         ~{} MiB at {} tokens of context; {} MiB available{}",
         estimate >> 20,
         n_ctx,
         available >> 20,
-        if estimate > available { " — will not fit" } else { "" }
+        if estimate > available {
+            " — will not fit"
+        } else {
+            ""
+        }
     );
     Ok(())
 }
@@ -167,7 +202,12 @@ fn info(sillok: &Sillok, name: &str, as_json: bool) -> CmdResult {
 fn verify(sillok: &Sillok, name: Option<&str>) -> CmdResult {
     let names: Vec<String> = match name {
         Some(n) => vec![n.to_owned()],
-        None => sillok.catalogue().models().iter().map(|m| m.name.clone()).collect(),
+        None => sillok
+            .catalogue()
+            .models()
+            .iter()
+            .map(|m| m.name.clone())
+            .collect(),
     };
     let mut failed = None;
     for name in names {

@@ -97,15 +97,31 @@ pub fn bench_generate(
         n_ctx: generator.context_length(),
         load,
         prompt_tokens: reports.first().map_or(0, |r| r.prompt_tokens),
-        prefill_tokens_per_s: median(reports.iter().map(|r| rate(r.prompt_tokens, r.timings.prefill)).collect()),
-        decode_tokens_per_s: median(reports.iter().map(|r| rate(r.generated_tokens, r.timings.decode)).collect()),
+        prefill_tokens_per_s: median(
+            reports
+                .iter()
+                .map(|r| rate(r.prompt_tokens, r.timings.prefill))
+                .collect(),
+        ),
+        decode_tokens_per_s: median(
+            reports
+                .iter()
+                .map(|r| rate(r.generated_tokens, r.timings.decode))
+                .collect(),
+        ),
         first_token: Duration::from_secs_f64(median(
             reports
                 .iter()
-                .map(|r| r.timings.first_token.unwrap_or(r.timings.prefill).as_secs_f64())
+                .map(|r| {
+                    r.timings
+                        .first_token
+                        .unwrap_or(r.timings.prefill)
+                        .as_secs_f64()
+                })
                 .collect(),
         )),
-        generated_tokens: median(reports.iter().map(|r| r.generated_tokens as f64).collect()) as usize,
+        generated_tokens: median(reports.iter().map(|r| r.generated_tokens as f64).collect())
+            as usize,
         peak_rss_bytes: peak_rss_bytes(),
     })
 }

@@ -73,13 +73,20 @@ impl DataDir {
             path: self.root.clone(),
             source,
         };
-        for dir in [self.root.clone(), self.models(), self.indexes(), self.db(), self.logs()] {
+        for dir in [
+            self.root.clone(),
+            self.models(),
+            self.indexes(),
+            self.db(),
+            self.logs(),
+        ] {
             std::fs::create_dir_all(&dir).map_err(fail)?;
         }
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&self.root, std::fs::Permissions::from_mode(0o700)).map_err(fail)?;
+            std::fs::set_permissions(&self.root, std::fs::Permissions::from_mode(0o700))
+                .map_err(fail)?;
         }
         Ok(())
     }
@@ -123,7 +130,10 @@ mod tests {
             path: file.clone(),
             source,
         })?;
-        assert!(matches!(DataDir::at(&file).create(), Err(Error::DataDir { .. })));
+        assert!(matches!(
+            DataDir::at(&file).create(),
+            Err(Error::DataDir { .. })
+        ));
         Ok(())
     }
 }

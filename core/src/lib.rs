@@ -25,7 +25,9 @@ pub use data_dir::DataDir;
 pub use error::{Error, Result};
 pub use sillok_models as models;
 
-use sillok_models::{Catalogue, Embedder, EngineOptions, LlamaGenerator, ModelEntry, Progress, Role};
+use sillok_models::{
+    Catalogue, Embedder, EngineOptions, LlamaGenerator, ModelEntry, Progress, Role,
+};
 
 /// The assistant over one data directory.
 #[derive(Debug)]
@@ -64,7 +66,12 @@ impl Sillok {
     /// # Errors
     ///
     /// See [`Catalogue::import`].
-    pub fn import_model(&mut self, path: &Path, name: Option<&str>, progress: Progress<'_>) -> Result<ModelEntry> {
+    pub fn import_model(
+        &mut self,
+        path: &Path,
+        name: Option<&str>,
+        progress: Progress<'_>,
+    ) -> Result<ModelEntry> {
         Ok(self.catalogue.import(path, name, progress)?)
     }
 
@@ -100,9 +107,17 @@ impl Sillok {
     /// # Errors
     ///
     /// See [`LlamaGenerator::load`].
-    pub fn load_generator(&self, name: Option<&str>, options: &EngineOptions) -> Result<LlamaGenerator> {
+    pub fn load_generator(
+        &self,
+        name: Option<&str>,
+        options: &EngineOptions,
+    ) -> Result<LlamaGenerator> {
         let entry = self.catalogue.resolve(name, Role::Chat)?;
-        Ok(LlamaGenerator::load(&self.catalogue.path_of(entry), entry, options)?)
+        Ok(LlamaGenerator::load(
+            &self.catalogue.path_of(entry),
+            entry,
+            options,
+        )?)
     }
 
     /// Loads an embedding model (the named one or the default), verified.
@@ -112,6 +127,10 @@ impl Sillok {
     /// See [`Embedder::load`].
     pub fn load_embedder(&self, name: Option<&str>, options: &EngineOptions) -> Result<Embedder> {
         let entry = self.catalogue.resolve(name, Role::Embedding)?;
-        Ok(Embedder::load(&self.catalogue.path_of(entry), entry, options)?)
+        Ok(Embedder::load(
+            &self.catalogue.path_of(entry),
+            entry,
+            options,
+        )?)
     }
 }

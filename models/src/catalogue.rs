@@ -183,10 +183,17 @@ impl Catalogue {
     /// [`Error::NotAFile`], [`Error::Io`], [`Error::MalformedGguf`],
     /// [`Error::HashMismatch`] (a known model's name with other bytes),
     /// [`Error::AlreadyImported`], [`Error::NameTaken`], [`Error::InvalidName`].
-    pub fn import(&mut self, src: &Path, name: Option<&str>, progress: Progress<'_>) -> Result<ModelEntry> {
+    pub fn import(
+        &mut self,
+        src: &Path,
+        name: Option<&str>,
+        progress: Progress<'_>,
+    ) -> Result<ModelEntry> {
         let meta = fs::metadata(src).map_err(|e| Error::io(src, e))?;
         if !meta.is_file() {
-            return Err(Error::NotAFile { path: src.to_owned() });
+            return Err(Error::NotAFile {
+                path: src.to_owned(),
+            });
         }
         let header = crate::read_gguf(src)?;
         let info = ModelInfo::from_header(&header);
@@ -208,7 +215,8 @@ impl Catalogue {
         let partial = self.dir.join(format!(".{name}.gguf.partial"));
         remove_if_present(&partial)?;
         let sha256 = hash::copy_and_hash(src, &partial, progress);
-        let checked = sha256.and_then(|sha256| self.check_new_hash(&sha256, claimed).map(|k| (sha256, k)));
+        let checked =
+            sha256.and_then(|sha256| self.check_new_hash(&sha256, claimed).map(|k| (sha256, k)));
         let (sha256, known) = match checked {
             Ok(ok) => ok,
             Err(err) => {
@@ -222,9 +230,15 @@ impl Catalogue {
 
         let entry = ModelEntry {
             role: known.map_or(info.role, |k| k.role),
-            license: known.map(|k| k.license.to_owned()).or_else(|| info.license.clone()),
+            license: known
+                .map(|k| k.license.to_owned())
+                .or_else(|| info.license.clone()),
             prompt_style: info.default_prompt_style(),
-            provenance: if known.is_some() { Provenance::Known } else { Provenance::UserImported },
+            provenance: if known.is_some() {
+                Provenance::Known
+            } else {
+                Provenance::UserImported
+            },
             name,
             file,
             size: meta.len(),
@@ -236,10 +250,14 @@ impl Catalogue {
         };
         match entry.role {
             Role::Chat => {
-                self.file.default_chat.get_or_insert_with(|| entry.name.clone());
+                self.file
+                    .default_chat
+                    .get_or_insert_with(|| entry.name.clone());
             }
             Role::Embedding => {
-                self.file.default_embedding.get_or_insert_with(|| entry.name.clone());
+                self.file
+                    .default_embedding
+                    .get_or_insert_with(|| entry.name.clone());
             }
         }
         self.file.models.push(entry.clone());
@@ -291,7 +309,10 @@ impl Catalogue {
             .position(|m| m.name == name)
             .ok_or_else(|| Error::UnknownModel(name.to_owned()))?;
         let entry = self.file.models.remove(index);
-        for default in [&mut self.file.default_chat, &mut self.file.default_embedding] {
+        for default in [
+            &mut self.file.default_chat,
+            &mut self.file.default_embedding,
+        ] {
             if default.as_deref() == Some(name) {
                 *default = None;
             }
@@ -367,17 +388,33 @@ fn name_from_file(file_name: &str) -> String {
     let stem = file_name.strip_suffix(".gguf").unwrap_or(file_name);
     let name: String = stem
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .take(64)
         .collect();
-    if name.is_empty() { "model".to_owned() } else { name }
+    if name.is_empty() {
+        "model".to_owned()
+    } else {
+        name
+    }
 }
 
 fn validate_name(name: &str) -> Result<()> {
     let ok = (1..=64).contains(&name.len())
         && !name.starts_with('.')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
-    if ok { Ok(()) } else { Err(Error::InvalidName(name.to_owned())) }
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidName(name.to_owned()))
+    }
 }
 
 #[cfg(test)]
@@ -388,7 +425,10 @@ mod tests {
     fn names_are_checked_and_derived_safely() {
         assert!(validate_name("gemma-3_270m.q4").is_ok());
         for bad in ["", ".hidden", "a/b", "../x", "환자", &"x".repeat(65)] {
-            assert!(matches!(validate_name(bad), Err(Error::InvalidName(_))), "{bad}");
+            assert!(
+                matches!(validate_name(bad), Err(Error::InvalidName(_))),
+                "{bad}"
+            );
         }
         assert_eq!(name_from_file("Qwen2.5 3B (Q4).gguf"), "qwen2.5-3b--q4-");
         assert_eq!(name_from_file(".gguf"), "model");
@@ -399,8 +439,14 @@ mod tests {
         let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
         let path = dir.path().join(CATALOGUE_FILE);
         fs::write(&path, b"{ not json").map_err(|e| Error::io(&path, e))?;
-        assert!(matches!(Catalogue::open(dir.path()), Err(Error::Catalogue { .. })));
-        assert_eq!(fs::read(&path).map_err(|e| Error::io(&path, e))?, b"{ not json");
+        assert!(matches!(
+            Catalogue::open(dir.path()),
+            Err(Error::Catalogue { .. })
+        ));
+        assert_eq!(
+            fs::read(&path).map_err(|e| Error::io(&path, e))?,
+            b"{ not json"
+        );
         Ok(())
     }
 }

@@ -73,7 +73,9 @@ fn backend() -> Result<&'static LlamaBackend> {
     if let Some(backend) = BACKEND.get() {
         return Ok(backend);
     }
-    let _guard = INIT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _guard = INIT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(backend) = BACKEND.get() {
         return Ok(backend);
     }
@@ -85,7 +87,12 @@ fn backend() -> Result<&'static LlamaBackend> {
 }
 
 /// Validates, sizes, loads and hash-checks a model file.
-fn load_verified(path: &Path, entry: &ModelEntry, n_ctx: u32, n_gpu_layers: u32) -> Result<LlamaModel> {
+fn load_verified(
+    path: &Path,
+    entry: &ModelEntry,
+    n_ctx: u32,
+    n_gpu_layers: u32,
+) -> Result<LlamaModel> {
     entry.info.check_context(n_ctx)?;
     entry.info.check_fits(&entry.name, n_ctx)?;
     // The file may have been replaced since import: llama.cpp only ever sees
@@ -109,9 +116,9 @@ fn load_verified(path: &Path, entry: &ModelEntry, n_ctx: u32, n_gpu_layers: u32)
 }
 
 fn context_of(entry: &ModelEntry, options: &EngineOptions) -> u32 {
-    options
-        .n_ctx
-        .unwrap_or_else(|| DEFAULT_CONTEXT.min(entry.info.context_length.max(crate::info::MIN_CONTEXT)))
+    options.n_ctx.unwrap_or_else(|| {
+        DEFAULT_CONTEXT.min(entry.info.context_length.max(crate::info::MIN_CONTEXT))
+    })
 }
 
 /// A chat model loaded into llama.cpp.
@@ -188,7 +195,11 @@ impl LlamaGenerator {
         }
     }
 
-    fn apply_template(&self, template: &LlamaChatTemplate, messages: &[crate::Message]) -> Result<Vec<Segment>> {
+    fn apply_template(
+        &self,
+        template: &LlamaChatTemplate,
+        messages: &[crate::Message],
+    ) -> Result<Vec<Segment>> {
         prompt::render_chat(messages, |marked| {
             let chat = marked
                 .iter()
@@ -216,7 +227,11 @@ impl LlamaGenerator {
         }
         prompt::fit(&tokenised, budget).ok_or_else(|| Error::NoRoomForPrompt {
             n_ctx: self.n_ctx,
-            frame: tokenised.iter().filter(|(c, _)| !c).map(|(_, t)| t.len()).sum(),
+            frame: tokenised
+                .iter()
+                .filter(|(c, _)| !c)
+                .map(|(_, t)| t.len())
+                .sum(),
             max_tokens: u32::try_from(self.n_ctx as usize - budget).unwrap_or(u32::MAX),
         })
     }
@@ -235,8 +250,14 @@ impl LlamaGenerator {
     }
 }
 
-fn sampler(sampling: &Sampling) -> LlamaSampler {
-    let penalties = LlamaSampler::penalties(sampling.repeat_last_n, sampling.repeat_penalty, 0.0, 0.0);
+fn sampler(sampling: &Sampling, n_vocab: i32) -> LlamaSampler {
+    let penalties = LlamaSampler::penalties(
+        n_vocab,
+        sampling.repeat_last_n,
+        sampling.repeat_penalty,
+        0.0,
+        0.0,
+    );
     if sampling.temperature <= 0.0 {
         return LlamaSampler::chain_simple([penalties, LlamaSampler::greedy()]);
     }
@@ -263,7 +284,11 @@ impl Generator for LlamaGenerator {
     }
 
     fn count_tokens(&self, text: &str) -> Result<usize> {
-        Ok(self.model.vocab().tokenize(prompt::sanitize(text).as_bytes(), false, false).len())
+        Ok(self
+            .model
+            .vocab()
+            .tokenize(prompt::sanitize(text).as_bytes(), false, false)
+            .len())
     }
 
     fn generate(
@@ -303,13 +328,14 @@ impl Generator for LlamaGenerator {
                     .map_err(|e| Error::engine("batch the prompt", e))?;
                 pos += 1;
             }
-            ctx.decode(&mut batch).map_err(|e| Error::engine("evaluate the prompt", e))?;
+            ctx.decode(&mut batch)
+                .map_err(|e| Error::engine("evaluate the prompt", e))?;
         }
         let prefill_done = Instant::now();
         report.timings.prefill = prefill_done - started;
 
         let vocab = self.model.vocab();
-        let mut sampler = sampler(&request.sampling);
+        let mut sampler = sampler(&request.sampling, self.model.n_vocab());
         let mut utf8 = Utf8Stream::default();
         let mut text = TextAssembler::new(&request.stop);
         let mut emit = |piece: &str, report: &mut GenerationReport| {
@@ -346,7 +372,8 @@ impl Generator for LlamaGenerator {
                 .add(token, pos, &[0], true)
                 .map_err(|e| Error::engine("batch a token", e))?;
             pos += 1;
-            ctx.decode(&mut batch).map_err(|e| Error::engine("generate a token", e))?;
+            ctx.decode(&mut batch)
+                .map_err(|e| Error::engine("generate a token", e))?;
         };
         if report.stop != StopReason::StopSequence {
             let (out, _) = text.push(&utf8.finish());
@@ -370,7 +397,9 @@ pub struct Embedder {
 
 impl std::fmt::Debug for Embedder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Embedder").field("model", &self.entry.name).finish()
+        f.debug_struct("Embedder")
+            .field("model", &self.entry.name)
+            .finish()
     }
 }
 
@@ -447,7 +476,9 @@ impl Embedder {
         let mut pending: Vec<&[LlamaToken]> = Vec::new();
         let mut pending_tokens = 0;
         for tokens in &tokenised {
-            if !pending.is_empty() && (pending.len() == EMBED_SEQS || pending_tokens + tokens.len() > n_ctx) {
+            if !pending.is_empty()
+                && (pending.len() == EMBED_SEQS || pending_tokens + tokens.len() > n_ctx)
+            {
                 embed_batch(&mut ctx, &mut batch, &pending, &mut out)?;
                 pending.clear();
                 pending_tokens = 0;
@@ -476,7 +507,8 @@ fn embed_batch(
             .add_sequence(tokens, seq, false)
             .map_err(|e| Error::engine("batch texts to embed", e))?;
     }
-    ctx.encode(batch).map_err(|e| Error::engine("embed texts", e))?;
+    ctx.encode(batch)
+        .map_err(|e| Error::engine("embed texts", e))?;
     for seq in 0..seqs.len() {
         let seq = i32::try_from(seq).unwrap_or(0);
         let vector = ctx

@@ -143,10 +143,18 @@ impl Sampling {
             return Err(bad("top_p", self.top_p.to_string(), "above 0, at most 1"));
         }
         if !(0.5..=5.0).contains(&self.repeat_penalty) {
-            return Err(bad("repeat_penalty", self.repeat_penalty.to_string(), "0.5 to 5"));
+            return Err(bad(
+                "repeat_penalty",
+                self.repeat_penalty.to_string(),
+                "0.5 to 5",
+            ));
         }
         if self.repeat_last_n < 0 {
-            return Err(bad("repeat_last_n", self.repeat_last_n.to_string(), "0 or more"));
+            return Err(bad(
+                "repeat_last_n",
+                self.repeat_last_n.to_string(),
+                "0 or more",
+            ));
         }
         Ok(())
     }
@@ -368,7 +376,10 @@ mod tests {
 
     #[test]
     fn stop_string_split_across_pieces_is_never_emitted() {
-        let (out, text, stopped) = assemble(&["Answer: 5 mg", "\n\nQue", "stion: next"], &["\n\nQuestion:"]);
+        let (out, text, stopped) = assemble(
+            &["Answer: 5 mg", "\n\nQue", "stion: next"],
+            &["\n\nQuestion:"],
+        );
         assert!(stopped);
         assert_eq!(text, "Answer: 5 mg");
         assert_eq!(out.concat(), "Answer: 5 mg");
@@ -394,9 +405,21 @@ mod tests {
         let big = GenerationRequest::new(Prompt::Text("x".repeat(MAX_PROMPT_BYTES + 1)), 8);
         assert!(matches!(big.validate(), Err(Error::PromptTooLong { .. })));
         let zero = GenerationRequest::new(Prompt::Text("x".into()), 0);
-        assert!(matches!(zero.validate(), Err(Error::InvalidSetting { setting: "max_tokens", .. })));
+        assert!(matches!(
+            zero.validate(),
+            Err(Error::InvalidSetting {
+                setting: "max_tokens",
+                ..
+            })
+        ));
         let mut hot = GenerationRequest::new(Prompt::Text("x".into()), 8);
         hot.sampling.temperature = f32::NAN;
-        assert!(matches!(hot.validate(), Err(Error::InvalidSetting { setting: "temperature", .. })));
+        assert!(matches!(
+            hot.validate(),
+            Err(Error::InvalidSetting {
+                setting: "temperature",
+                ..
+            })
+        ));
     }
 }

@@ -445,10 +445,16 @@ impl fmt::Display for GgufDefect {
                 write!(f, "unsupported GGUF version {v} (expected 2 or 3)")
             }
             Self::TooManyTensors { count, limit } => {
-                write!(f, "implausible tensor count {count} (at most {limit})")
+                write!(
+                    f,
+                    "implausible tensor count {count}: at most {limit} fit in the rest of the file (truncated or corrupt)"
+                )
             }
             Self::TooManyMetadata { count, limit } => {
-                write!(f, "implausible metadata count {count} (at most {limit})")
+                write!(
+                    f,
+                    "implausible metadata count {count}: at most {limit} fit in the rest of the file (truncated or corrupt)"
+                )
             }
             Self::NoTensors => f.write_str("file contains no tensors"),
             Self::StringTooLong {

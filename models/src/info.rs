@@ -66,8 +66,11 @@ impl ModelInfo {
             0 => key_len,
             n => n,
         };
-        let kv_bytes_per_token = 2 * u64::from(layers) * u64::from(kv_heads) * u64::from(key_len + value_len);
-        let role = if EMBEDDING_ARCHS.contains(&arch.as_str()) || header.arch_u64("pooling_type").is_some() {
+        let kv_bytes_per_token =
+            2 * u64::from(layers) * u64::from(kv_heads) * u64::from(key_len + value_len);
+        let role = if EMBEDDING_ARCHS.contains(&arch.as_str())
+            || header.arch_u64("pooling_type").is_some()
+        {
             Role::Embedding
         } else {
             Role::Chat

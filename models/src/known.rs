@@ -61,7 +61,7 @@ pub fn by_hash(sha256: &str) -> Option<&'static KnownModel> {
 
 /// The known model this name or file name claims to be (case-insensitive).
 pub fn by_claim(name: &str, file_name: &str) -> Option<&'static KnownModel> {
-    KNOWN_MODELS.iter().find(|m| {
-        m.name.eq_ignore_ascii_case(name) || m.file_name.eq_ignore_ascii_case(file_name)
-    })
+    KNOWN_MODELS
+        .iter()
+        .find(|m| m.name.eq_ignore_ascii_case(name) || m.file_name.eq_ignore_ascii_case(file_name))
 }

@@ -23,7 +23,9 @@ const CLOSE: char = '\u{F8F1}';
 
 /// Removes what the FFI cannot take (NUL) and what would break marker splitting.
 pub(crate) fn sanitize(text: &str) -> String {
-    text.chars().filter(|c| !matches!(*c, '\0' | OPEN | CLOSE)).collect()
+    text.chars()
+        .filter(|c| !matches!(*c, '\0' | OPEN | CLOSE))
+        .collect()
 }
 
 /// The llama.cpp built-in template to use for an architecture when the GGUF's own
@@ -58,7 +60,11 @@ pub(crate) fn render_chat<E>(
         push_frame(&mut segments, &rest[..start]);
         let after = &rest[start + OPEN.len_utf8()..];
         let Some(end) = after.find(CLOSE) else { break };
-        if let Some(m) = after[..end].parse::<usize>().ok().and_then(|i| messages.get(i)) {
+        if let Some(m) = after[..end]
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| messages.get(i))
+        {
             segments.push(Segment::Content(sanitize(&m.content)));
         }
         rest = &after[end + CLOSE.len_utf8()..];
@@ -150,7 +156,11 @@ mod tests {
 
     #[test]
     fn fitting_drops_the_oldest_tokens_of_the_last_content() {
-        let segments = vec![(false, vec![1, 2]), (true, vec![10, 11, 12, 13]), (false, vec![3])];
+        let segments = vec![
+            (false, vec![1, 2]),
+            (true, vec![10, 11, 12, 13]),
+            (false, vec![3]),
+        ];
         assert_eq!(fit(&segments, 10), Some((vec![1, 2, 10, 11, 12, 13, 3], 0)));
         assert_eq!(fit(&segments, 5), Some((vec![1, 2, 12, 13, 3], 2)));
         assert_eq!(fit(&segments, 3), Some((vec![1, 2, 3], 4)));
@@ -165,7 +175,9 @@ mod tests {
         ]);
         assert_eq!(
             render_completion(&prompt),
-            vec![Segment::Content("Sources:\n\nQuestion: dose?\nAnswer:".into())]
+            vec![Segment::Content(
+                "Sources:\n\nQuestion: dose?\nAnswer:".into()
+            )]
         );
         assert_eq!(fallback_template("gemma3"), "gemma");
         assert_eq!(fallback_template("qwen2"), "chatml");

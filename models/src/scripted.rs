@@ -90,11 +90,12 @@ impl Generator for ScriptedGenerator {
                 Segment::Content(t) => (true, t.chars().collect()),
             })
             .collect();
-        let (tokens, dropped) = prompt::fit(&segments, n_ctx - reserve).ok_or(Error::NoRoomForPrompt {
-            n_ctx: self.context_length,
-            frame: 0,
-            max_tokens: request.max_tokens,
-        })?;
+        let (tokens, dropped) =
+            prompt::fit(&segments, n_ctx - reserve).ok_or(Error::NoRoomForPrompt {
+                n_ctx: self.context_length,
+                frame: 0,
+                max_tokens: request.max_tokens,
+            })?;
         let prefill = started.elapsed();
         let mut report = GenerationReport {
             text: String::new(),
@@ -112,7 +113,10 @@ impl Generator for ScriptedGenerator {
         let mut pieces = self.pieces.iter().cycle();
         let mut emit = |piece: &str, report: &mut GenerationReport| {
             if !piece.is_empty() {
-                report.timings.first_token.get_or_insert_with(|| started.elapsed());
+                report
+                    .timings
+                    .first_token
+                    .get_or_insert_with(|| started.elapsed());
                 on_text(piece);
             }
         };

@@ -15,16 +15,23 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 /// One model at a time: concurrent llama.cpp runs on 2 cores slow each other tenfold.
 fn model_lock() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn model_file(name: &str) -> PathBuf {
     let dir = std::env::var_os("SILLOK_MODEL_FILES")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/sillok/model-files")))
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/sillok/model-files"))
+        })
         .unwrap_or_default();
     let path = dir.join(name);
-    assert!(path.is_file(), "{} is missing: run installer/fetch-models.sh", path.display());
+    assert!(
+        path.is_file(),
+        "{} is missing: run installer/fetch-models.sh",
+        path.display()
+    );
     path
 }
 
@@ -65,16 +72,30 @@ fn korean_output_streams_whole_syllables() -> TestResult {
     let _lock = model_lock();
     let (_dir, generator) = load("gemma-3-270m-q4_k_m.gguf")?;
     let mut request = GenerationRequest::new(
-        Prompt::Chat(vec![Message::new(ChatRole::User, "고혈압 환자의 혈압 목표는 130/80 mmHg 미만이다. 당뇨병 환자의")]),
+        Prompt::Chat(vec![Message::new(
+            ChatRole::User,
+            "고혈압 환자의 혈압 목표는 130/80 mmHg 미만이다. 당뇨병 환자의",
+        )]),
         48,
     );
     request.sampling.temperature = 0.0;
     let mut pieces = Vec::new();
-    let report = generator.generate(&request, &CancelToken::default(), &mut |p| pieces.push(p.to_owned()))?;
+    let report = generator.generate(&request, &CancelToken::default(), &mut |p| {
+        pieces.push(p.to_owned())
+    })?;
     assert_eq!(pieces.concat(), report.text);
-    assert!(report.text.chars().any(|c| ('가'..='힣').contains(&c)), "no Hangul in {:?}", report.text);
+    assert!(
+        report.text.chars().any(|c| ('가'..='힣').contains(&c)),
+        "no Hangul in {:?}",
+        report.text
+    );
     // Every streamed piece is valid text on its own: no syllable was cut.
-    assert!(pieces.iter().all(|p| !p.contains(char::REPLACEMENT_CHARACTER)), "{pieces:?}");
+    assert!(
+        pieces
+            .iter()
+            .all(|p| !p.contains(char::REPLACEMENT_CHARACTER)),
+        "{pieces:?}"
+    );
     Ok(())
 }
 
@@ -95,7 +116,11 @@ fn embeddings_are_normalised_batched_and_meaningful() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut catalogue = Catalogue::open(dir.path())?;
     let entry = catalogue.import(&model_file("all-MiniLM-L6-v2.gguf"), None, &mut |_, _| {})?;
-    let embedder = Embedder::load(&catalogue.path_of(&entry), &entry, &EngineOptions::default())?;
+    let embedder = Embedder::load(
+        &catalogue.path_of(&entry),
+        &entry,
+        &EngineOptions::default(),
+    )?;
     let texts = [
         "The patient has high blood pressure.",
         "Hypertension was diagnosed in the patient.",
@@ -126,8 +151,16 @@ fn embeddings_are_normalised_batched_and_meaningful() -> TestResult {
 fn a_chat_model_is_not_loaded_as_an_embedder() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut catalogue = Catalogue::open(dir.path())?;
-    let entry = catalogue.import(&model_file("SmolLM2-135M-Instruct.Q4_1.gguf"), None, &mut |_, _| {})?;
-    let err = Embedder::load(&catalogue.path_of(&entry), &entry, &EngineOptions::default());
+    let entry = catalogue.import(
+        &model_file("SmolLM2-135M-Instruct.Q4_1.gguf"),
+        None,
+        &mut |_, _| {},
+    )?;
+    let err = Embedder::load(
+        &catalogue.path_of(&entry),
+        &entry,
+        &EngineOptions::default(),
+    );
     assert!(matches!(err, Err(sillok_models::Error::WrongRole { .. })));
     Ok(())
 }

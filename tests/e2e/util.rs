@@ -1,6 +1,6 @@
 //! Running `sillok` in a fresh data directory, and finding the test models.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};
 
@@ -16,7 +16,9 @@ pub const MINILM: &str = "all-MiniLM-L6-v2.gguf";
 pub fn model_file(name: &str) -> PathBuf {
     let dir = std::env::var_os("SILLOK_MODEL_FILES")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/sillok/model-files")))
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/sillok/model-files"))
+        })
         .unwrap_or_default();
     let path = dir.join(name);
     assert!(
@@ -31,7 +33,8 @@ pub fn model_file(name: &str) -> PathBuf {
 /// machine slow each other tenfold.
 pub fn model_lock() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A fresh data directory and a way to run `sillok` against it.
@@ -46,13 +49,10 @@ impl Sillok {
         }
     }
 
-    pub fn data_dir(&self) -> &Path {
-        self.dir.path()
-    }
-
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sillok"));
-        cmd.env("SILLOK_DATA_DIR", self.dir.path()).env_remove("SILLOK_LOG");
+        cmd.env("SILLOK_DATA_DIR", self.dir.path())
+            .env_remove("SILLOK_LOG");
         cmd
     }
 
