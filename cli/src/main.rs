@@ -4,6 +4,7 @@
 
 mod bench;
 mod generate;
+mod library;
 mod models;
 mod progress;
 
@@ -37,6 +38,19 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Embed texts with the embedding model (prints dimensions and similarities).
     Embed(generate::EmbedArgs),
+    /// Index folders or files into a collection.
+    Ingest(library::IngestArgs),
+    /// Manage collections.
+    #[command(subcommand)]
+    Collections(library::CollectionsCommand),
+    /// Library state.
+    #[command(subcommand)]
+    Library(library::LibraryCommand),
+    /// Search the library.
+    Search(library::SearchArgs),
+    /// Measure retrieval quality.
+    #[command(subcommand)]
+    Eval(library::EvalCommand),
     /// Measure performance.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -125,6 +139,11 @@ fn run(cli: Cli) -> CmdResult {
         Command::Models(cmd) => models::run(&mut sillok, cmd),
         Command::Generate(args) => generate::run(&sillok, &args),
         Command::Embed(args) => generate::embed(&sillok, &args),
+        Command::Ingest(args) => library::ingest(&sillok, &args),
+        Command::Collections(cmd) => library::collections(&sillok, cmd),
+        Command::Library(cmd) => library::library(&sillok, cmd),
+        Command::Search(args) => library::search(&sillok, &args),
+        Command::Eval(cmd) => library::eval(&sillok, cmd),
         Command::Bench(cmd) => bench::run(&sillok, cmd),
     }
 }

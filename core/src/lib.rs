@@ -18,11 +18,14 @@
 pub mod bench;
 mod data_dir;
 mod error;
+mod library;
 
 use std::path::Path;
 
 pub use data_dir::DataDir;
 pub use error::{Error, Result};
+pub use library::{CHUNK_TOKENIZER_ENV, CHUNK_TOKENIZER_FILE};
+pub use sillok_index as index;
 pub use sillok_models as models;
 
 use sillok_models::{

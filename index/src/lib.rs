@@ -1,7 +1,41 @@
-//! Sillok's document library — the only crate that will touch tantivy.
+//! Sillok's document library — the only crate that touches tantivy.
 //!
-//! It will own document parsing (behind one parser trait), chunking with
-//! page/span provenance, Korean + English analysis, the ingestion journal and
-//! BM25/hybrid search. It knows nothing of models or the UI. Not built yet:
-//! the library issue fills it in; this crate exists so the workspace has its
-//! final shape and the dependency rules in ARCHITECTURE.md hold from day one.
+//! It owns turning folders of documents into a searchable index where every
+//! hit knows where it came from: parsing behind one [`parse::Parser`] trait,
+//! chunking with page/span provenance ([`chunk`]), Korean + English analysis
+//! ([`analysis`]), the ingestion journal ([`journal`]) that makes ingestion
+//! resumable after a crash, the one-writer lock, and BM25 search. It knows
+//! nothing of models or the UI.
+//!
+//! ```no_run
+//! # fn main() -> sillok_index::Result<()> {
+//! use sillok_index::{Library, SearchRequest};
+//! let library = Library::open(std::path::Path::new("/tmp/sillok/indexes/library"))?;
+//! let results = library.search(&SearchRequest { query: "혈압 목표".into(), limit: 5, ..Default::default() })?;
+//! for hit in results.hits {
+//!     println!("{} p.{} {}", hit.path, hit.page, hit.snippet);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod analysis;
+pub mod chunk;
+mod error;
+pub mod eval;
+pub mod journal;
+mod library;
+mod lock;
+pub mod parse;
+mod schema;
+mod search;
+
+pub use chunk::{Chunk, ChunkConfig, Language, TokenCounter};
+pub use error::{Error, Result};
+pub use eval::{EvalReport, eval_retrieval};
+pub use journal::{CollectionRecord, FileRecord, FileStatus};
+pub use library::{
+    IngestEvent, IngestReport, IngestSettings, Library, LibraryWriter, validate_collection_name,
+};
+pub use parse::Limits;
+pub use search::{Hit, SearchRequest, SearchResults};

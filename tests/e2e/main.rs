@@ -4,4 +4,5 @@
 mod util;
 
 mod generate;
+mod library;
 mod models;

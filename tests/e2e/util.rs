@@ -9,6 +9,7 @@ pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 pub const GEMMA: &str = "gemma-3-270m-q4_k_m.gguf";
 pub const SMOLLM: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 pub const MINILM: &str = "all-MiniLM-L6-v2.gguf";
+pub const CHUNK_TOKENIZER: &str = "chunk-tokenizer.json";
 
 /// The folder holding the fetched model files (`SILLOK_MODEL_FILES`, else
 /// `~/.cache/sillok/model-files`). Missing files fail the test: the suite
@@ -52,6 +53,7 @@ impl Sillok {
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sillok"));
         cmd.env("SILLOK_DATA_DIR", self.dir.path())
+            .env("SILLOK_CHUNK_TOKENIZER", model_file(CHUNK_TOKENIZER))
             .env_remove("SILLOK_LOG");
         cmd
     }

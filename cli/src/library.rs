@@ -1,0 +1,401 @@
+//! `sillok ingest`, `sillok collections …`, `sillok library status`, `sillok search`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+use sillok_core::Sillok;
+use sillok_core::index::{FileStatus, IngestEvent, SearchRequest};
+
+use crate::{CmdResult, Failure};
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Folders or files to index.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Collection to add them to (created if new).
+    #[arg(long, short)]
+    collection: String,
+    /// Print one JSON object per file and a summary.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn ingest(sillok: &Sillok, args: &IngestArgs) -> CmdResult {
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("indexing [{bar:30}] {pos}/{len} files {msg}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    let as_json = args.json;
+    let report = sillok.ingest(&args.collection, &args.paths, &mut |event| match event {
+        IngestEvent::Discovered { files } => bar.set_length(*files as u64),
+        IngestEvent::File { path, status, done } => {
+            bar.set_position(*done as u64);
+            if as_json {
+                bar.suspend(|| println!("{}", json!({ "event": "file", "path": path, "status": status.as_str(), "detail": detail(status) })));
+            } else if let FileStatus::Failed { reason } = status {
+                bar.suspend(|| eprintln!("failed   {path}: {reason}"));
+            }
+        }
+        IngestEvent::Committed { .. } => {}
+    });
+    bar.finish_and_clear();
+    let r = report?;
+    if as_json {
+        println!(
+            "{}",
+            json!({ "event": "done", "indexed": r.indexed, "unchanged": r.unchanged, "duplicates": r.duplicates,
+                    "needs_ocr": r.needs_ocr, "failed": r.failed, "removed": r.removed, "chunks": r.chunks,
+                    "text_bytes": r.text_bytes })
+        );
+    } else {
+        println!(
+            "{}: {} indexed, {} unchanged, {} duplicates, {} need OCR, {} failed, {} removed ({} chunks)",
+            args.collection,
+            r.indexed,
+            r.unchanged,
+            r.duplicates,
+            r.needs_ocr,
+            r.failed,
+            r.removed,
+            r.chunks
+        );
+    }
+    Ok(())
+}
+
+fn detail(status: &FileStatus) -> Option<&str> {
+    match status {
+        FileStatus::Failed { reason } => Some(reason),
+        FileStatus::Duplicate { of } => Some(of),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CollectionsCommand {
+    /// List collections with file counts.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a collection's folders and file states.
+    Show {
+        /// Collection name.
+        name: String,
+    },
+    /// Remove a collection from the library (the files themselves are untouched).
+    Remove {
+        /// Collection name.
+        name: String,
+    },
+}
+
+pub fn collections(sillok: &Sillok, cmd: CollectionsCommand) -> CmdResult {
+    let library = sillok.library()?;
+    match cmd {
+        CollectionsCommand::List { json: as_json } => {
+            let mut out = Vec::new();
+            for c in library.collections().map_err(sillok_core::Error::from)? {
+                let files = library
+                    .status(Some(&c.name))
+                    .map_err(sillok_core::Error::from)?;
+                let indexed = files
+                    .iter()
+                    .filter(|f| f.status == FileStatus::Indexed)
+                    .count();
+                if !as_json {
+                    println!(
+                        "{:<24} {:>5} files ({indexed} indexed)  {}",
+                        c.name,
+                        files.len(),
+                        c.roots.join(", ")
+                    );
+                }
+                out.push(json!({ "name": c.name, "roots": c.roots, "files": files.len(), "indexed": indexed }));
+            }
+            if as_json {
+                println!("{}", serde_json::Value::Array(out));
+            }
+            Ok(())
+        }
+        CollectionsCommand::Show { name } => {
+            let files = library
+                .status(Some(&name))
+                .map_err(sillok_core::Error::from)?;
+            let roots = library
+                .collections()
+                .map_err(sillok_core::Error::from)?
+                .into_iter()
+                .find(|c| c.name == name)
+                .map(|c| c.roots)
+                .unwrap_or_default();
+            println!("collection {name}");
+            for root in roots {
+                println!("  folder {root}");
+            }
+            print_files(&files);
+            Ok(())
+        }
+        CollectionsCommand::Remove { name } => {
+            let files = sillok.remove_collection(&name)?;
+            println!(
+                "removed collection {name} ({files} files forgotten; the files themselves are untouched)"
+            );
+            Ok(())
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LibraryCommand {
+    /// Per-file state: indexed, duplicate, needs OCR, failed (with the reason).
+    Status {
+        /// Only this collection.
+        #[arg(long, short)]
+        collection: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn library(sillok: &Sillok, cmd: LibraryCommand) -> CmdResult {
+    let LibraryCommand::Status {
+        collection,
+        json: as_json,
+    } = cmd;
+    let files = sillok
+        .library()?
+        .status(collection.as_deref())
+        .map_err(sillok_core::Error::from)?;
+    if as_json {
+        let list: Vec<_> = files
+            .iter()
+            .map(|f| {
+                json!({ "path": f.path, "collection": f.collection, "status": f.status.as_str(), "detail": detail(&f.status),
+                        "type": f.doc_type, "chunks": f.chunks, "size": f.size, "sha256": f.content_hash })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(list));
+    } else {
+        print_files(&files);
+    }
+    Ok(())
+}
+
+fn print_files(files: &[sillok_core::index::FileRecord]) {
+    for f in files {
+        let detail = detail(&f.status)
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
+        println!(
+            "  {:<10} {:>4} chunks  {}{detail}",
+            f.status.as_str(),
+            f.chunks,
+            f.path.escape_debug()
+        );
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Words or "phrases", Korean or English.
+    query: String,
+    /// Only this collection (repeatable).
+    #[arg(long, short)]
+    collection: Vec<String>,
+    /// Only this document type (pdf, docx, html, md, txt, csv, tsv).
+    #[arg(long = "type")]
+    doc_type: Option<String>,
+    /// Only paths matching this glob (e.g. '**/patients/*.pdf').
+    #[arg(long)]
+    path: Option<String>,
+    /// Only files modified on or after this date (YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "DATE")]
+    modified_after: Option<String>,
+    /// Number of hits.
+    #[arg(short, default_value_t = 10)]
+    k: usize,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn search(sillok: &Sillok, args: &SearchArgs) -> CmdResult {
+    let modified_after = match &args.modified_after {
+        Some(date) => Some(parse_date(date).ok_or_else(|| {
+            Failure::User(anyhow::anyhow!(
+                "invalid --modified-after {date:?}: use YYYY-MM-DD"
+            ))
+        })?),
+        None => None,
+    };
+    let request = SearchRequest {
+        query: args.query.clone(),
+        collections: args.collection.clone(),
+        doc_type: args.doc_type.clone(),
+        path_glob: args.path.clone(),
+        modified_after,
+        limit: args.k,
+    };
+    let results = sillok.search(&request)?;
+    if args.json {
+        let hits: Vec<_> = results
+            .hits
+            .iter()
+            .map(|h| {
+                json!({ "score": h.score, "collection": h.collection, "path": h.path, "title": h.title, "headings": h.headings,
+                        "page": h.page, "span": [h.span.start, h.span.end], "type": h.doc_type, "language": h.language,
+                        "snippet": h.snippet, "highlights": h.highlights.iter().map(|r| [r.start, r.end]).collect::<Vec<_>>(),
+                        "sha256": h.content_hash, "chunk": h.chunk_index })
+            })
+            .collect();
+        println!(
+            "{}",
+            json!({ "hits": hits, "chunks_searched": results.chunks_searched, "elapsed_ms": results.elapsed.as_secs_f64() * 1000.0 })
+        );
+        return Ok(());
+    }
+    if results.hits.is_empty() {
+        println!("no matches in {} chunks", results.chunks_searched);
+    }
+    for (i, h) in results.hits.iter().enumerate() {
+        println!(
+            "{:>2}. {} (p.{}, chars {}..{}) [{}] score {:.2}",
+            i + 1,
+            h.path,
+            h.page,
+            h.span.start,
+            h.span.end,
+            h.collection,
+            h.score
+        );
+        println!(
+            "    {}",
+            highlight(&h.snippet, &h.highlights).replace('\n', " ")
+        );
+    }
+    Ok(())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Retrieval quality on a BEIR-layout set (corpus.jsonl, queries.jsonl, qrels/test.tsv).
+    Retrieval {
+        /// The set's directory.
+        dir: PathBuf,
+        /// Evaluate only the first N judged queries.
+        #[arg(long)]
+        max_queries: Option<usize>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn eval(sillok: &Sillok, cmd: EvalCommand) -> CmdResult {
+    let EvalCommand::Retrieval {
+        dir,
+        max_queries,
+        json: as_json,
+    } = cmd;
+    let r = sillok.eval_retrieval(&dir, max_queries)?;
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    if as_json {
+        println!(
+            "{}",
+            json!({ "set": dir, "documents": r.documents, "chunks": r.chunks, "queries": r.queries,
+                    "ndcg@10": r.ndcg_at_10, "recall@10": r.recall_at_10, "recall@100": r.recall_at_100,
+                    "mrr@10": r.mrr_at_10, "latency_p50_ms": ms(r.latency_p50), "latency_p95_ms": ms(r.latency_p95),
+                    "index_s": r.index_time.as_secs_f64() })
+        );
+    } else {
+        println!(
+            "{}: {} documents, {} chunks, {} queries",
+            dir.display(),
+            r.documents,
+            r.chunks,
+            r.queries
+        );
+        println!(
+            "nDCG@10 {:.3}  Recall@10 {:.3}  Recall@100 {:.3}  MRR@10 {:.3}",
+            r.ndcg_at_10, r.recall_at_10, r.recall_at_100, r.mrr_at_10
+        );
+        println!(
+            "latency p50 {:.1} ms  p95 {:.1} ms  (indexing {:.1} s)",
+            ms(r.latency_p50),
+            ms(r.latency_p95),
+            r.index_time.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// Marks matched ranges with [[ ]] (plain text, no terminal codes).
+fn highlight(snippet: &str, ranges: &[std::ops::Range<usize>]) -> String {
+    let mut out = String::with_capacity(snippet.len() + ranges.len() * 4);
+    let mut last = 0;
+    for r in ranges {
+        if r.start < last
+            || r.end > snippet.len()
+            || !snippet.is_char_boundary(r.start)
+            || !snippet.is_char_boundary(r.end)
+        {
+            continue;
+        }
+        out.push_str(&snippet[last..r.start]);
+        out.push_str("[[");
+        out.push_str(&snippet[r.start..r.end]);
+        out.push_str("]]");
+        last = r.end;
+    }
+    out.push_str(&snippet[last..]);
+    out
+}
+
+/// `YYYY-MM-DD` → seconds since the Unix epoch (UTC midnight).
+fn parse_date(date: &str) -> Option<i64> {
+    let mut parts = date.split('-');
+    let (y, m, d): (i64, i64, i64) = (
+        parts.next()?.parse().ok()?,
+        parts.next()?.parse().ok()?,
+        parts.next()?.parse().ok()?,
+    );
+    if parts.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some((era * 146_097 + doe - 719_468) * 86_400)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_parse_to_utc_midnight() {
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(parse_date("2024-03-01"), Some(1_709_251_200));
+        assert_eq!(parse_date("2024-13-01"), None);
+        assert_eq!(parse_date("yesterday"), None);
+    }
+
+    #[test]
+    fn highlights_mark_matches_and_skip_bad_ranges() {
+        assert_eq!(
+            highlight("고혈압 환자", &[3..9, 10..13]),
+            "고[[혈압]] [[환]]자"
+        );
+        assert_eq!(highlight("abc", &[0..1, 1..9]), "[[a]]bc");
+    }
+}

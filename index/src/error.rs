@@ -1,0 +1,81 @@
+//! The library's one error type. A document that fails to parse is not an
+//! error: it gets a per-file status (see `FileStatus`) and the batch goes on.
+
+use std::path::PathBuf;
+
+/// `Result` with the library's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything the library can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Another process holds the library's writer lock.
+    #[error(
+        "library in use by process {pid}: close it (e.g. the Sillok app) or wait for it to finish"
+    )]
+    InUse {
+        /// The process holding the lock, as it wrote it (0 when unknown).
+        pid: u32,
+    },
+    /// A file or directory could not be accessed.
+    #[error("cannot access {path}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The search index failed.
+    #[error("search index error")]
+    Tantivy(#[from] tantivy::TantivyError),
+    /// The ingestion journal failed.
+    #[error("ingestion journal error")]
+    Journal(#[from] rusqlite::Error),
+    /// No collection has that name.
+    #[error("no collection named {0}; `sillok collections list` shows them")]
+    UnknownCollection(String),
+    /// The collection name cannot be used.
+    #[error("invalid collection name {0:?}: use 1-64 letters, digits, '-', '_' or '.'")]
+    InvalidCollectionName(String),
+    /// A filter could not be understood.
+    #[error("invalid {what} {value:?}: {expected}")]
+    InvalidFilter {
+        /// Which filter.
+        what: &'static str,
+        /// The rejected value.
+        value: String,
+        /// What is accepted.
+        expected: &'static str,
+    },
+    /// The chunking tokenizer could not be loaded.
+    #[error("cannot load the chunking tokenizer {path}: {reason}")]
+    Tokenizer {
+        /// The tokenizer file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Error {
+    /// True when the user can fix this.
+    pub fn is_user_error(&self) -> bool {
+        matches!(
+            self,
+            Error::InUse { .. }
+                | Error::Io { .. }
+                | Error::UnknownCollection(_)
+                | Error::InvalidCollectionName(_)
+                | Error::InvalidFilter { .. }
+                | Error::Tokenizer { .. }
+        )
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! The ingestion journal: per-file state next to the index, in SQLite.
+//!
+//! Every file's row records its content hash, status and the commit sequence
+//! (`staged_seq`) of the index commit that holds its chunks. The index commit
+//! carries the same sequence as its payload, so after a crash the journal
+//! knows exactly which rows the index really holds: rows staged after the
+//! last index commit are redone, nothing committed is redone, nothing is
+//! indexed twice.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::Result;
+
+/// What happened to a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileStatus {
+    /// Seen, not yet in a committed index.
+    Pending,
+    /// Its chunks are searchable.
+    Indexed,
+    /// Same content as another file of the collection, which is indexed.
+    Duplicate {
+        /// The file that holds the content.
+        of: String,
+    },
+    /// The file has no text layer and needs OCR.
+    NeedsOcr,
+    /// The file could not be indexed.
+    Failed {
+        /// Why, for the user.
+        reason: String,
+    },
+    /// The file disappeared; its chunks are being removed.
+    Removed,
+}
+
+impl FileStatus {
+    /// Short machine name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FileStatus::Pending => "pending",
+            FileStatus::Indexed => "indexed",
+            FileStatus::Duplicate { .. } => "duplicate",
+            FileStatus::NeedsOcr => "needs-ocr",
+            FileStatus::Failed { .. } => "failed",
+            FileStatus::Removed => "removed",
+        }
+    }
+
+    fn detail(&self) -> Option<&str> {
+        match self {
+            FileStatus::Duplicate { of } => Some(of),
+            FileStatus::Failed { reason } => Some(reason),
+            _ => None,
+        }
+    }
+
+    fn from_parts(status: &str, detail: Option<String>) -> Self {
+        let detail = detail.unwrap_or_default();
+        match status {
+            "indexed" => FileStatus::Indexed,
+            "duplicate" => FileStatus::Duplicate { of: detail },
+            "needs-ocr" => FileStatus::NeedsOcr,
+            "failed" => FileStatus::Failed { reason: detail },
+            "removed" => FileStatus::Removed,
+            _ => FileStatus::Pending,
+        }
+    }
+}
+
+/// One file's journal row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRecord {
+    /// Absolute path (UTF-8).
+    pub path: String,
+    /// Collection it belongs to.
+    pub collection: String,
+    /// SHA-256 of its bytes, once read.
+    pub content_hash: Option<String>,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, seconds since the Unix epoch.
+    pub mtime: i64,
+    /// State.
+    pub status: FileStatus,
+    /// Detected type.
+    pub doc_type: Option<String>,
+    /// Chunks indexed.
+    pub chunks: u64,
+    /// Index commit that holds (or will hold) this state.
+    pub staged_seq: u64,
+}
+
+/// A collection and its roots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectionRecord {
+    /// Name.
+    pub name: String,
+    /// Folders and files it covers.
+    pub roots: Vec<String>,
+}
+
+/// The journal database.
+#[derive(Debug)]
+pub struct Journal {
+    conn: Connection,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS collections (
+    name TEXT PRIMARY KEY,
+    roots TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    collection TEXT NOT NULL,
+    content_hash TEXT,
+    size INTEGER NOT NULL,
+    mtime INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    detail TEXT,
+    doc_type TEXT,
+    chunks INTEGER NOT NULL,
+    staged_seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_by_hash ON files (collection, content_hash);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+";
+
+impl Journal {
+    /// Opens or creates the journal.
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Journal { conn })
+    }
+
+    /// Registers a collection or adds roots to it.
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn add_roots(&self, name: &str, roots: &[String]) -> Result<CollectionRecord> {
+        let mut record = self.collection(name)?.unwrap_or(CollectionRecord {
+            name: name.to_owned(),
+            roots: Vec::new(),
+        });
+        for root in roots {
+            if !record.roots.contains(root) {
+                record.roots.push(root.clone());
+            }
+        }
+        let roots = serde_json::to_string(&record.roots).unwrap_or_else(|_| "[]".to_owned());
+        self.conn.execute(
+            "INSERT INTO collections (name, roots) VALUES (?1, ?2)
+             ON CONFLICT(name) DO UPDATE SET roots = excluded.roots",
+            params![name, roots],
+        )?;
+        Ok(record)
+    }
+
+    /// One collection.
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn collection(&self, name: &str) -> Result<Option<CollectionRecord>> {
+        let roots: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT roots FROM collections WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(roots.map(|roots| CollectionRecord {
+            name: name.to_owned(),
+            roots: serde_json::from_str(&roots).unwrap_or_default(),
+        }))
+    }
+
+    /// All collections, by name.
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn collections(&self) -> Result<Vec<CollectionRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name, roots FROM collections ORDER BY name")?;
+        let rows = stmt.query_map([], |r| {
+            let roots: String = r.get(1)?;
+            Ok(CollectionRecord {
+                name: r.get(0)?,
+                roots: serde_json::from_str(&roots).unwrap_or_default(),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Forgets a collection and its files' rows.
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn remove_collection(&mut self, name: &str) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM files WHERE collection = ?1", [name])?;
+        tx.execute("DELETE FROM collections WHERE name = ?1", [name])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The row of one path.
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn file(&self, path: &str) -> Result<Option<FileRecord>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("{SELECT_FILE} WHERE path = ?1"),
+                [path],
+                row_to_record,
+            )
+            .optional()?)
+    }
+
+    /// All rows of a collection (or of all), by path.
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn files(&self, collection: Option<&str>) -> Result<Vec<FileRecord>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "{SELECT_FILE} WHERE ?1 IS NULL OR collection = ?1 ORDER BY path"
+        ))?;
+        let rows = stmt.query_map([collection], row_to_record)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Another indexed file of the collection with this content, if any.
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn indexed_with_hash(
+        &self,
+        collection: &str,
+        hash: &str,
+        except: &str,
+    ) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT path FROM files WHERE collection = ?1 AND content_hash = ?2 AND path != ?3
+                 AND status IN ('indexed', 'pending') ORDER BY path LIMIT 1",
+                params![collection, hash, except],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Paths (indexed or duplicate) that hold this content in the collection.
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn paths_with_hash(&self, collection: &str, hash: &str) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT path FROM files WHERE collection = ?1 AND content_hash = ?2
+             AND status IN ('indexed', 'duplicate') ORDER BY path",
+        )?;
+        let rows = stmt.query_map(params![collection, hash], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Writes a batch of rows (upserts; `Removed` rows are deleted) in one transaction.
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn write_batch(&mut self, records: &[FileRecord]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for r in records {
+            tx.execute(
+                "INSERT INTO files (path, collection, content_hash, size, mtime, status, detail, doc_type, chunks, staged_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT(path) DO UPDATE SET collection = excluded.collection, content_hash = excluded.content_hash,
+                   size = excluded.size, mtime = excluded.mtime, status = excluded.status, detail = excluded.detail,
+                   doc_type = excluded.doc_type, chunks = excluded.chunks, staged_seq = excluded.staged_seq",
+                params![
+                    r.path,
+                    r.collection,
+                    r.content_hash,
+                    i64::try_from(r.size).unwrap_or(i64::MAX),
+                    r.mtime,
+                    r.status.as_str(),
+                    r.status.detail(),
+                    r.doc_type,
+                    i64::try_from(r.chunks).unwrap_or(i64::MAX),
+                    i64::try_from(r.staged_seq).unwrap_or(i64::MAX),
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Drops rows of removed files once the index commit that removed their chunks is done.
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn purge_removed(&self, up_to_seq: u64) -> Result<()> {
+        self.conn.execute(
+            "DELETE FROM files WHERE status = 'removed' AND staged_seq <= ?1",
+            [i64::try_from(up_to_seq).unwrap_or(i64::MAX)],
+        )?;
+        Ok(())
+    }
+
+    /// After a crash: rows staged for commits the index never made are marked
+    /// pending again (their chunks are not in the index), so they are redone.
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn recover(&self, index_seq: u64) -> Result<usize> {
+        let seq = i64::try_from(index_seq).unwrap_or(i64::MAX);
+        let redo = self.conn.execute(
+            "UPDATE files SET status = 'pending', detail = NULL WHERE staged_seq > ?1 AND status != 'removed'",
+            [seq],
+        )?;
+        self.purge_removed(index_seq)?;
+        Ok(redo)
+    }
+}
+
+const SELECT_FILE: &str = "SELECT path, collection, content_hash, size, mtime, status, detail, doc_type, chunks, staged_seq FROM files";
+
+fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRecord> {
+    let status: String = r.get(5)?;
+    Ok(FileRecord {
+        path: r.get(0)?,
+        collection: r.get(1)?,
+        content_hash: r.get(2)?,
+        size: u64::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
+        mtime: r.get(4)?,
+        status: FileStatus::from_parts(&status, r.get(6)?),
+        doc_type: r.get(7)?,
+        chunks: u64::try_from(r.get::<_, i64>(8)?).unwrap_or(0),
+        staged_seq: u64::try_from(r.get::<_, i64>(9)?).unwrap_or(0),
+    })
+}

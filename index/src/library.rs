@@ -1,0 +1,761 @@
+//! The library: one tantivy index and its journal per data directory,
+//! searchable by any number of readers, written by one writer at a time.
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use tantivy::directory::MmapDirectory;
+use tantivy::schema::{Schema, Term};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
+use unicode_normalization::UnicodeNormalization;
+
+use crate::chunk::{ChunkConfig, TokenCounter, chunk_document};
+use crate::journal::{CollectionRecord, FileRecord, FileStatus, Journal};
+use crate::lock::WriterLock;
+use crate::parse::{Limits, ParseFailure, ParsedDocument, parse_bytes};
+use crate::schema::{self, Fields};
+use crate::{Error, Result, analysis};
+
+/// Files per index commit during ingestion.
+const BATCH_FILES: usize = 64;
+/// Chunks per index commit during ingestion.
+const BATCH_CHUNKS: usize = 4000;
+/// Memory for tantivy's indexing buffer.
+const WRITER_MEMORY: usize = 64 << 20;
+
+/// The document library of one data directory (read side).
+pub struct Library {
+    dir: PathBuf,
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+}
+
+impl std::fmt::Debug for Library {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Library").field("dir", &self.dir).finish()
+    }
+}
+
+impl Library {
+    /// Opens (or creates) the library stored in `dir`.
+    ///
+    /// # Errors
+    ///
+    /// I/O or index errors.
+    pub fn open(dir: &Path) -> Result<Self> {
+        let tantivy_dir = dir.join("tantivy");
+        std::fs::create_dir_all(&tantivy_dir).map_err(|e| Error::io(&tantivy_dir, e))?;
+        let (schema, fields) = schema::build();
+        let directory = MmapDirectory::open(&tantivy_dir).map_err(|e| Error::Tantivy(e.into()))?;
+        let index = Index::open_or_create(directory, schema)?;
+        analysis::register(&index);
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::OnCommitWithDelay)
+            .try_into()?;
+        Ok(Library {
+            dir: dir.to_owned(),
+            index,
+            reader,
+            fields,
+        })
+    }
+
+    pub(crate) fn journal(&self) -> Result<Journal> {
+        Journal::open(&self.dir.join("journal.sqlite"))
+    }
+
+    pub(crate) fn parts(&self) -> (&Index, &IndexReader, &Fields) {
+        (&self.index, &self.reader, &self.fields)
+    }
+
+    /// The collections.
+    ///
+    /// # Errors
+    ///
+    /// Journal errors.
+    pub fn collections(&self) -> Result<Vec<CollectionRecord>> {
+        self.journal()?.collections()
+    }
+
+    /// Per-file state, of one collection or all.
+    ///
+    /// # Errors
+    ///
+    /// Journal errors; [`Error::UnknownCollection`].
+    pub fn status(&self, collection: Option<&str>) -> Result<Vec<FileRecord>> {
+        let journal = self.journal()?;
+        if let Some(name) = collection {
+            journal
+                .collection(name)?
+                .ok_or_else(|| Error::UnknownCollection(name.to_owned()))?;
+        }
+        journal.files(collection)
+    }
+
+    /// Paths that hold a document's content (duplicates included).
+    ///
+    /// # Errors
+    ///
+    /// Journal errors.
+    pub fn paths_of(&self, collection: &str, content_hash: &str) -> Result<Vec<String>> {
+        self.journal()?.paths_with_hash(collection, content_hash)
+    }
+
+    /// Makes readers see the latest commit now (tests and the writer's own process).
+    ///
+    /// # Errors
+    ///
+    /// Index errors.
+    pub fn reload(&self) -> Result<()> {
+        Ok(self.reader.reload()?)
+    }
+
+    /// Takes the writer lock and returns a writer.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InUse`] when another process writes; index or journal errors.
+    pub fn writer(
+        &self,
+        counter: TokenCounter,
+        settings: IngestSettings,
+    ) -> Result<LibraryWriter<'_>> {
+        let lock = WriterLock::acquire(&self.dir.join("writer.lock"))?;
+        let writer: IndexWriter<TantivyDocument> =
+            self.index.writer_with_num_threads(1, WRITER_MEMORY)?;
+        let journal = self.journal()?;
+        let mut w = LibraryWriter {
+            library: self,
+            _lock: lock,
+            writer,
+            journal,
+            counter,
+            settings,
+            seq: 0,
+        };
+        w.recover()?;
+        Ok(w)
+    }
+
+    fn index_seq(&self) -> Result<u64> {
+        let metas = self.index.load_metas()?;
+        Ok(metas.payload.and_then(|p| p.parse().ok()).unwrap_or(0))
+    }
+
+    /// The schema (for tools that read the index directly).
+    pub fn schema(&self) -> Schema {
+        self.index.schema()
+    }
+}
+
+/// Limits and chunk sizes for ingestion.
+#[derive(Debug, Clone, Default)]
+pub struct IngestSettings {
+    /// Parser limits.
+    pub limits: Limits,
+    /// Chunk sizes.
+    pub chunking: ChunkConfig,
+}
+
+/// What ingestion reports as it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestEvent {
+    /// Files found under the roots.
+    Discovered {
+        /// How many.
+        files: usize,
+    },
+    /// One file handled.
+    File {
+        /// Its path.
+        path: String,
+        /// What happened.
+        status: FileStatus,
+        /// Files handled so far.
+        done: usize,
+    },
+    /// A batch was committed and is searchable.
+    Committed {
+        /// Commit sequence number.
+        seq: u64,
+    },
+}
+
+/// Totals of one ingestion run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    /// Newly indexed or re-indexed files.
+    pub indexed: usize,
+    /// Unchanged since the last run.
+    pub unchanged: usize,
+    /// Same content as another file.
+    pub duplicates: usize,
+    /// Files needing OCR.
+    pub needs_ocr: usize,
+    /// Files that failed, with a reason each.
+    pub failed: usize,
+    /// Files gone since the last run.
+    pub removed: usize,
+    /// Chunks added.
+    pub chunks: usize,
+    /// Bytes of extracted text added.
+    pub text_bytes: usize,
+}
+
+/// The single writer of a library.
+pub struct LibraryWriter<'a> {
+    library: &'a Library,
+    _lock: WriterLock,
+    writer: IndexWriter<TantivyDocument>,
+    journal: Journal,
+    counter: TokenCounter,
+    settings: IngestSettings,
+    seq: u64,
+}
+
+impl std::fmt::Debug for LibraryWriter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LibraryWriter")
+            .field("seq", &self.seq)
+            .finish()
+    }
+}
+
+/// A file's outcome before it is written to the journal.
+struct Staged {
+    record: FileRecord,
+    delete_key: Option<String>,
+}
+
+impl LibraryWriter<'_> {
+    /// Brings journal and index into agreement after a crash: rows staged for
+    /// commits that never happened are redone, and documents no row accounts
+    /// for are deleted.
+    fn recover(&mut self) -> Result<()> {
+        self.seq = self.library.index_seq()?;
+        let redo = self.journal.recover(self.seq)?;
+        let live: HashSet<String> = self
+            .journal
+            .files(None)?
+            .into_iter()
+            .filter(|r| matches!(r.status, FileStatus::Indexed))
+            .filter_map(|r| r.content_hash.map(|h| doc_key(&r.collection, &h)))
+            .collect();
+        let (_, reader, fields) = self.library.parts();
+        reader.reload()?;
+        let searcher = reader.searcher();
+        let mut orphans = HashSet::new();
+        for segment in searcher.segment_readers() {
+            let inverted = segment.inverted_index(fields.doc_key)?;
+            let mut terms = inverted
+                .terms()
+                .stream()
+                .map_err(|e| Error::Tantivy(e.into()))?;
+            while terms.advance() {
+                let key = String::from_utf8_lossy(terms.key()).into_owned();
+                if !live.contains(&key) {
+                    orphans.insert(key);
+                }
+            }
+        }
+        if redo > 0 || !orphans.is_empty() {
+            tracing::info!(
+                redo,
+                orphans = orphans.len(),
+                "library recovered after an interrupted ingestion"
+            );
+            for key in &orphans {
+                self.writer
+                    .delete_term(Term::from_field_text(fields.doc_key, key));
+            }
+            self.commit(&mut Vec::new())?;
+        }
+        Ok(())
+    }
+
+    /// Indexes the files under `roots` into `collection`: new and changed files
+    /// are (re)indexed, unchanged ones skipped, duplicates recorded, vanished
+    /// ones removed. One bad file never stops the batch.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidCollectionName`], index or journal failures (never a
+    /// single file's problem).
+    pub fn ingest(
+        &mut self,
+        collection: &str,
+        roots: &[PathBuf],
+        progress: &mut dyn FnMut(&IngestEvent),
+    ) -> Result<IngestReport> {
+        validate_collection_name(collection)?;
+        let roots: Vec<PathBuf> = roots
+            .iter()
+            .map(|r| std::fs::canonicalize(r).map_err(|e| Error::io(r, e)))
+            .collect::<Result<_>>()?;
+        let root_strings: Vec<String> = roots
+            .iter()
+            .map(|r| r.to_string_lossy().into_owned())
+            .collect();
+        self.journal.add_roots(collection, &root_strings)?;
+
+        let found = discover(&roots);
+        progress(&IngestEvent::Discovered { files: found.len() });
+        let mut report = IngestReport::default();
+        let mut staged: Vec<Staged> = Vec::new();
+        let mut chunks_in_batch = 0;
+        let mut seen = HashSet::new();
+        for (done, item) in found.into_iter().enumerate() {
+            let path_string = item.path.to_string_lossy().into_owned();
+            seen.insert(path_string.clone());
+            let outcome = match item.problem {
+                Some(reason) => Some(self.failed(collection, &path_string, reason)),
+                None => {
+                    self.ingest_file(collection, &item.path, &path_string, &staged, &mut report)?
+                }
+            };
+            let Some(stage) = outcome else {
+                report.unchanged += 1;
+                continue;
+            };
+            match &stage.record.status {
+                FileStatus::Indexed => report.indexed += 1,
+                FileStatus::Duplicate { .. } => report.duplicates += 1,
+                FileStatus::NeedsOcr => report.needs_ocr += 1,
+                FileStatus::Failed { .. } => report.failed += 1,
+                FileStatus::Pending | FileStatus::Removed => {}
+            }
+            chunks_in_batch += usize::try_from(stage.record.chunks).unwrap_or(0);
+            progress(&IngestEvent::File {
+                path: path_string,
+                status: stage.record.status.clone(),
+                done: done + 1,
+            });
+            staged.push(stage);
+            if staged.len() >= BATCH_FILES || chunks_in_batch >= BATCH_CHUNKS {
+                let seq = self.commit(&mut staged)?;
+                chunks_in_batch = 0;
+                progress(&IngestEvent::Committed { seq });
+            }
+        }
+        // Files under these roots that are gone.
+        for record in self.journal.files(Some(collection))? {
+            let under_roots = roots.iter().any(|r| Path::new(&record.path).starts_with(r));
+            if under_roots && !seen.contains(&record.path) {
+                report.removed += 1;
+                staged.push(self.removal(record)?);
+            }
+        }
+        if !staged.is_empty() || report.indexed > 0 {
+            let seq = self.commit(&mut staged)?;
+            progress(&IngestEvent::Committed { seq });
+        }
+        Ok(report)
+    }
+
+    /// Removes a collection: its chunks and journal rows.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownCollection`], index or journal failures.
+    pub fn remove_collection(&mut self, name: &str) -> Result<usize> {
+        let files = self.journal.files(Some(name))?;
+        if self.journal.collection(name)?.is_none() {
+            return Err(Error::UnknownCollection(name.to_owned()));
+        }
+        let (_, _, fields) = self.library.parts();
+        self.writer
+            .delete_term(Term::from_field_text(fields.collection, name));
+        self.commit(&mut Vec::new())?;
+        self.journal.remove_collection(name)?;
+        Ok(files.len())
+    }
+
+    fn failed(&self, collection: &str, path: &str, reason: String) -> Staged {
+        Staged {
+            record: FileRecord {
+                path: path.to_owned(),
+                collection: collection.to_owned(),
+                content_hash: None,
+                size: 0,
+                mtime: 0,
+                status: FileStatus::Failed { reason },
+                doc_type: None,
+                chunks: 0,
+                staged_seq: 0,
+            },
+            delete_key: None,
+        }
+    }
+
+    fn removal(&self, record: FileRecord) -> Result<Staged> {
+        let delete_key = match &record.content_hash {
+            Some(hash) if matches!(record.status, FileStatus::Indexed) => {
+                self.orphaned_key(&record.collection, hash, &record.path)?
+            }
+            _ => None,
+        };
+        Ok(Staged {
+            record: FileRecord {
+                status: FileStatus::Removed,
+                ..record
+            },
+            delete_key,
+        })
+    }
+
+    /// The document key of `hash`, unless a path other than `path` still holds that content.
+    fn orphaned_key(&self, collection: &str, hash: &str, path: &str) -> Result<Option<String>> {
+        let others = self.journal.paths_with_hash(collection, hash)?;
+        Ok(others
+            .iter()
+            .all(|p| p == path)
+            .then(|| doc_key(collection, hash)))
+    }
+
+    /// Handles one file; `None` when it is unchanged.
+    fn ingest_file(
+        &mut self,
+        collection: &str,
+        path: &Path,
+        path_string: &str,
+        staged: &[Staged],
+        report: &mut IngestReport,
+    ) -> Result<Option<Staged>> {
+        let previous = self.journal.file(path_string)?;
+        let meta = match std::fs::metadata(path) {
+            Ok(meta) => meta,
+            Err(e) => {
+                return Ok(Some(self.failed(
+                    collection,
+                    path_string,
+                    format!("cannot read the file: {e}"),
+                )));
+            }
+        };
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        if let Some(prev) = &previous
+            && prev.collection == collection
+            && prev.size == meta.len()
+            && prev.mtime == mtime
+            && !matches!(
+                prev.status,
+                FileStatus::Pending | FileStatus::Failed { .. } | FileStatus::Removed
+            )
+        {
+            return Ok(None);
+        }
+        let fail = |reason: String| Ok(Some(self.failed(collection, path_string, reason)));
+        if meta.len() > self.settings.limits.max_file_bytes {
+            return fail(
+                ParseFailure::TooLarge {
+                    size: meta.len(),
+                    max: self.settings.limits.max_file_bytes,
+                }
+                .to_string(),
+            );
+        }
+        let bytes = match read_bounded(path, self.settings.limits.max_file_bytes) {
+            Ok(bytes) => bytes,
+            Err(e) => return fail(format!("cannot read the file: {e}")),
+        };
+        if std::fs::metadata(path).ok().map(|m| m.len()) != Some(bytes.len() as u64) {
+            return fail(
+                "the file changed while it was read; it will be indexed on the next pass"
+                    .to_owned(),
+            );
+        }
+        let hash = sha256_hex(&bytes);
+        // The chunks this path held before, if it now holds other content or
+        // moved collection, and no duplicate still relies on them.
+        let old_key = match &previous {
+            Some(p)
+                if matches!(p.status, FileStatus::Indexed)
+                    && (p.content_hash.as_deref() != Some(hash.as_str())
+                        || p.collection != collection) =>
+            {
+                match &p.content_hash {
+                    Some(old) => self.orphaned_key(&p.collection, old, path_string)?,
+                    None => None,
+                }
+            }
+            _ => None,
+        };
+        let mut record = FileRecord {
+            path: path_string.to_owned(),
+            collection: collection.to_owned(),
+            content_hash: Some(hash.clone()),
+            size: meta.len(),
+            mtime,
+            status: FileStatus::Pending,
+            doc_type: None,
+            chunks: 0,
+            staged_seq: 0,
+        };
+        // Same content as another file: index it once, record both paths.
+        let in_batch = staged.iter().find(|s| {
+            s.record.collection == collection
+                && s.record.content_hash.as_deref() == Some(hash.as_str())
+                && matches!(s.record.status, FileStatus::Indexed)
+        });
+        let twin = match in_batch {
+            Some(s) => Some(s.record.path.clone()),
+            None => self
+                .journal
+                .indexed_with_hash(collection, &hash, path_string)?,
+        };
+        if let Some(of) = twin {
+            if previous.as_ref().and_then(|p| p.content_hash.as_deref()) == Some(hash.as_str())
+                && matches!(
+                    previous.as_ref().map(|p| &p.status),
+                    Some(FileStatus::Indexed)
+                )
+            {
+                // It was the indexed copy itself (mtime touched): nothing to do.
+                record.status = FileStatus::Indexed;
+                record.chunks = previous.map_or(0, |p| p.chunks);
+                return Ok(Some(Staged {
+                    record,
+                    delete_key: None,
+                }));
+            }
+            record.status = FileStatus::Duplicate { of };
+            return Ok(Some(Staged {
+                record,
+                delete_key: old_key,
+            }));
+        }
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let parsed = parse_bytes(&file_name, &bytes, &self.settings.limits);
+        let mut doc = match parsed {
+            Ok(doc) => doc,
+            Err(ParseFailure::NeedsOcr) => {
+                record.status = FileStatus::NeedsOcr;
+                return Ok(Some(Staged {
+                    record,
+                    delete_key: old_key,
+                }));
+            }
+            Err(failure) => {
+                record.status = FileStatus::Failed {
+                    reason: failure.to_string(),
+                };
+                return Ok(Some(Staged {
+                    record,
+                    delete_key: old_key,
+                }));
+            }
+        };
+        normalize(&mut doc);
+        record.doc_type = Some(doc.kind.as_str().to_owned());
+        if doc.title.is_none() {
+            doc.title = Some(file_name);
+        }
+        let (chunks, text_bytes) =
+            self.index_parsed(collection, &hash, path_string, mtime, &doc)?;
+        report.text_bytes += text_bytes;
+        report.chunks += chunks;
+        record.status = FileStatus::Indexed;
+        record.chunks = chunks as u64;
+        Ok(Some(Staged {
+            record,
+            delete_key: old_key,
+        }))
+    }
+
+    /// Chunks a parsed document and adds its chunks (replacing any earlier copy
+    /// of the same content); returns the chunk count and text bytes.
+    pub(crate) fn index_parsed(
+        &mut self,
+        collection: &str,
+        hash: &str,
+        path: &str,
+        mtime: i64,
+        doc: &ParsedDocument,
+    ) -> Result<(usize, usize)> {
+        let key = doc_key(collection, hash);
+        let title = doc.title.clone().unwrap_or_default();
+        let chunks = chunk_document(doc, &self.counter, &self.settings.chunking);
+        let (_, _, f) = self.library.parts();
+        // Re-indexing the same content (e.g. after a crash) replaces, never duplicates.
+        self.writer
+            .delete_term(Term::from_field_text(f.doc_key, &key));
+        let mut text_bytes = 0;
+        for (i, chunk) in chunks.iter().enumerate() {
+            let headings = chunk.heading_path.join(" > ");
+            let mut d = TantivyDocument::default();
+            d.add_text(f.doc_key, &key);
+            d.add_text(f.collection, collection);
+            d.add_text(f.content_hash, hash);
+            d.add_text(f.path, path);
+            d.add_text(f.title, &title);
+            d.add_text(f.title_ko, &title);
+            d.add_text(f.title_en, &title);
+            d.add_text(f.headings, &headings);
+            d.add_text(f.headings_ko, &headings);
+            d.add_text(f.headings_en, &headings);
+            d.add_text(f.text, &chunk.text);
+            d.add_text(f.text_ko, &chunk.text);
+            d.add_text(f.text_en, &chunk.text);
+            d.add_u64(f.page, u64::from(chunk.page));
+            d.add_u64(f.span_start, chunk.span.start as u64);
+            d.add_u64(f.span_end, chunk.span.end as u64);
+            d.add_u64(f.chunk_index, i as u64);
+            d.add_text(f.doc_type, doc.kind.as_str());
+            d.add_text(f.language, chunk.language.as_str());
+            d.add_i64(f.modified, mtime);
+            self.writer.add_document(d)?;
+            text_bytes += chunk.text.len();
+        }
+        Ok((chunks.len(), text_bytes))
+    }
+
+    /// Commits what was added so far (used by evaluation and benchmarks).
+    ///
+    /// # Errors
+    ///
+    /// Index or journal failures.
+    pub fn commit_now(&mut self) -> Result<u64> {
+        self.commit(&mut Vec::new())
+    }
+
+    /// Journal first (staged at seq+1), then the index commit carrying seq+1:
+    /// whichever step a crash interrupts, recovery can tell what the index holds.
+    fn commit(&mut self, staged: &mut Vec<Staged>) -> Result<u64> {
+        let seq = self.seq + 1;
+        let (_, _, fields) = self.library.parts();
+        for s in staged.iter_mut() {
+            if let Some(key) = &s.delete_key {
+                self.writer
+                    .delete_term(Term::from_field_text(fields.doc_key, key));
+            }
+            s.record.staged_seq = seq;
+        }
+        let records: Vec<FileRecord> = staged.drain(..).map(|s| s.record).collect();
+        self.journal.write_batch(&records)?;
+        let mut prepared = self.writer.prepare_commit()?;
+        prepared.set_payload(&seq.to_string());
+        prepared.commit()?;
+        self.seq = seq;
+        self.journal.purge_removed(seq)?;
+        Ok(seq)
+    }
+}
+
+/// `collection:content-hash`, the key all chunks of one document share.
+pub(crate) fn doc_key(collection: &str, hash: &str) -> String {
+    format!("{collection}:{hash}")
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// NFC everywhere: NFD Hangul (macOS, some exports) must match NFC queries.
+fn normalize(doc: &mut ParsedDocument) {
+    for page in &mut doc.pages {
+        for block in &mut page.blocks {
+            if !unicode_normalization::is_nfc(&block.text) {
+                block.text = block.text.nfc().collect();
+            }
+        }
+    }
+    if let Some(title) = &mut doc.title {
+        *title = title.nfc().collect();
+    }
+}
+
+fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Checks a collection name.
+///
+/// # Errors
+///
+/// [`Error::InvalidCollectionName`].
+pub fn validate_collection_name(name: &str) -> Result<()> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidCollectionName(name.to_owned()))
+    }
+}
+
+/// A file found under the roots, or a path that cannot be indexed and why.
+struct Found {
+    path: PathBuf,
+    problem: Option<String>,
+}
+
+/// Walks the roots: regular files (following symlinks, loops detected), with
+/// FIFOs, devices and unreadable entries reported instead of opened.
+fn discover(roots: &[PathBuf]) -> Vec<Found> {
+    let mut found = Vec::new();
+    for root in roots {
+        for entry in walkdir::WalkDir::new(root)
+            .follow_links(true)
+            .sort_by_file_name()
+        {
+            match entry {
+                Ok(entry) => {
+                    let ft = entry.file_type();
+                    if ft.is_dir() {
+                        continue;
+                    }
+                    let problem = (!ft.is_file())
+                        .then(|| "not a regular file (device, FIFO or socket); skipped".to_owned());
+                    if entry.path().to_str().is_none() {
+                        found.push(Found {
+                            path: entry.path().to_owned(),
+                            problem: Some(
+                                "the file name is not valid UTF-8; rename the file".to_owned(),
+                            ),
+                        });
+                        continue;
+                    }
+                    found.push(Found {
+                        path: entry.path().to_owned(),
+                        problem,
+                    });
+                }
+                Err(err) => {
+                    let reason = if err.loop_ancestor().is_some() {
+                        "symbolic link loop; skipped".to_owned()
+                    } else {
+                        match err.io_error() {
+                            Some(io) => format!("cannot read: {io}"),
+                            None => "cannot read".to_owned(),
+                        }
+                    };
+                    if let Some(path) = err.path() {
+                        found.push(Found {
+                            path: path.to_owned(),
+                            problem: Some(reason),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    found
+}

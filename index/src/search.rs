@@ -1,0 +1,210 @@
+//! BM25 search over the library, with filters, highlighted snippets and the
+//! provenance of every hit.
+
+use std::ops::{Bound, Range};
+use std::time::Instant;
+
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
+use tantivy::schema::{IndexRecordOption, Term, Value};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{DocAddress, TantivyDocument};
+use unicode_normalization::UnicodeNormalization;
+
+use crate::library::Library;
+use crate::{Error, Result};
+
+/// A search.
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    /// The query: words, `"phrases"`, Korean or English.
+    pub query: String,
+    /// Only these collections (all when empty).
+    pub collections: Vec<String>,
+    /// Only this document type (`pdf`, `docx` …).
+    pub doc_type: Option<String>,
+    /// Only paths matching this glob.
+    pub path_glob: Option<String>,
+    /// Only files modified at or after this time (seconds since the epoch).
+    pub modified_after: Option<i64>,
+    /// How many hits.
+    pub limit: usize,
+}
+
+/// Where a hit comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    /// BM25 score.
+    pub score: f32,
+    /// Collection.
+    pub collection: String,
+    /// `collection:content-hash` of the document.
+    pub doc_key: String,
+    /// SHA-256 of the document's bytes.
+    pub content_hash: String,
+    /// File path.
+    pub path: String,
+    /// Document title.
+    pub title: String,
+    /// Enclosing headings, joined with " > ".
+    pub headings: String,
+    /// Page (1-based).
+    pub page: u32,
+    /// Character span of the chunk in the page text.
+    pub span: Range<usize>,
+    /// Chunk number in the document.
+    pub chunk_index: u64,
+    /// Document type.
+    pub doc_type: String,
+    /// Language guess.
+    pub language: String,
+    /// The chunk text.
+    pub text: String,
+    /// A fragment of the text around the matches.
+    pub snippet: String,
+    /// Byte ranges of matched terms within `snippet`.
+    pub highlights: Vec<Range<usize>>,
+}
+
+/// Hits and what it took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchResults {
+    /// Best first.
+    pub hits: Vec<Hit>,
+    /// Chunks in the searched index.
+    pub chunks_searched: u64,
+    /// Time taken.
+    pub elapsed: std::time::Duration,
+}
+
+impl Library {
+    /// Searches the library.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidFilter`] for a bad glob; index errors.
+    pub fn search(&self, request: &SearchRequest) -> Result<SearchResults> {
+        let started = Instant::now();
+        let (index, reader, f) = self.parts();
+        let searcher = reader.searcher();
+        let query_text: String = request.query.nfc().collect();
+        let mut parser = QueryParser::for_index(
+            index,
+            vec![
+                f.text_ko,
+                f.text_en,
+                f.title_ko,
+                f.title_en,
+                f.headings_ko,
+                f.headings_en,
+            ],
+        );
+        parser.set_field_boost(f.title_ko, 2.0);
+        parser.set_field_boost(f.title_en, 2.0);
+        parser.set_field_boost(f.headings_ko, 1.5);
+        parser.set_field_boost(f.headings_en, 1.5);
+        // Lenient: user input is never a syntax error.
+        let (text_query, _) = parser.parse_query_lenient(&query_text);
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text_query.box_clone())];
+        if !request.collections.is_empty() {
+            let any: Vec<(Occur, Box<dyn Query>)> = request
+                .collections
+                .iter()
+                .map(|c| {
+                    let q: Box<dyn Query> = Box::new(TermQuery::new(
+                        Term::from_field_text(f.collection, c),
+                        IndexRecordOption::Basic,
+                    ));
+                    (Occur::Should, q)
+                })
+                .collect();
+            clauses.push((Occur::Must, Box::new(BooleanQuery::new(any))));
+        }
+        if let Some(kind) = &request.doc_type {
+            clauses.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(f.doc_type, &kind.to_lowercase()),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        if let Some(after) = request.modified_after {
+            clauses.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(
+                    Bound::Included(Term::from_field_i64(f.modified, after)),
+                    Bound::Unbounded,
+                )),
+            ));
+        }
+        let glob = match &request.path_glob {
+            Some(pattern) => Some(
+                globset::Glob::new(pattern)
+                    .map_err(|_| Error::InvalidFilter {
+                        what: "path glob",
+                        value: pattern.clone(),
+                        expected: "a glob such as '**/patients/*.pdf'",
+                    })?
+                    .compile_matcher(),
+            ),
+            None => None,
+        };
+        let query = BooleanQuery::new(clauses);
+        let limit = request.limit.max(1);
+        // A path filter is applied after scoring: fetch more to fill the page.
+        let fetch = if glob.is_some() {
+            limit.saturating_mul(20).max(200)
+        } else {
+            limit
+        };
+        let top: Vec<(f32, DocAddress)> =
+            searcher.search(&query, &TopDocs::with_limit(fetch).order_by_score())?;
+        let snippets = SnippetGenerator::create(&searcher, &*text_query, f.text_ko)?;
+        let mut hits = Vec::with_capacity(limit);
+        for (score, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let text_of = |field| {
+                doc.get_first(field)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let u64_of = |field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or(0);
+            let path = text_of(f.path);
+            if let Some(glob) = &glob
+                && !glob.is_match(&path)
+            {
+                continue;
+            }
+            let text = text_of(f.text);
+            let snippet = snippets.snippet(&text);
+            hits.push(Hit {
+                score,
+                collection: text_of(f.collection),
+                doc_key: text_of(f.doc_key),
+                content_hash: text_of(f.content_hash),
+                path,
+                title: text_of(f.title),
+                headings: text_of(f.headings),
+                page: u32::try_from(u64_of(f.page)).unwrap_or(0),
+                span: usize::try_from(u64_of(f.span_start)).unwrap_or(0)
+                    ..usize::try_from(u64_of(f.span_end)).unwrap_or(0),
+                chunk_index: u64_of(f.chunk_index),
+                doc_type: text_of(f.doc_type),
+                language: text_of(f.language),
+                snippet: snippet.fragment().to_owned(),
+                highlights: snippet.highlighted().to_vec(),
+                text,
+            });
+            if hits.len() >= limit {
+                break;
+            }
+        }
+        Ok(SearchResults {
+            hits,
+            chunks_searched: searcher.num_docs(),
+            elapsed: started.elapsed(),
+        })
+    }
+}

