@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Command 1 of the README: set up, build, install the default model the way a
-# user would (import from a file), show it, and stream an answer.
+# user would (import from a file), show it, index the bundled sample library,
+# search it, and stream an answer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./installer/dev-setup.sh
@@ -13,6 +14,12 @@ if ! "$sillok" models info "$default_model" >/dev/null 2>&1; then
   "$sillok" models import "$SILLOK_MODEL_FILES/gemma-3-270m-q4_k_m.gguf"
 fi
 "$sillok" models info "$default_model"
+echo
+echo
+"$sillok" ingest samples/library --collection samples
+query="${SILLOK_DEMO_QUERY:-혈압약 로사르탄}"
+echo "> search: $query"
+"$sillok" search "$query" -k 3
 echo
 prompt="${1:-Hypertension in adults is defined as}"
 echo "> $prompt"

@@ -336,18 +336,30 @@ pub fn eval(sillok: &Sillok, cmd: EvalCommand) -> CmdResult {
     Ok(())
 }
 
-/// Marks matched ranges with [[ ]] (plain text, no terminal codes).
+/// Marks matched ranges with [[ ]] (plain text, no terminal codes). Overlapping
+/// ranges (Korean bigrams overlap by a syllable) are merged into one mark.
 fn highlight(snippet: &str, ranges: &[std::ops::Range<usize>]) -> String {
-    let mut out = String::with_capacity(snippet.len() + ranges.len() * 4);
-    let mut last = 0;
-    for r in ranges {
-        if r.start < last
-            || r.end > snippet.len()
-            || !snippet.is_char_boundary(r.start)
-            || !snippet.is_char_boundary(r.end)
-        {
-            continue;
+    let mut sorted: Vec<_> = ranges
+        .iter()
+        .filter(|r| {
+            r.start < r.end
+                && r.end <= snippet.len()
+                && snippet.is_char_boundary(r.start)
+                && snippet.is_char_boundary(r.end)
+        })
+        .cloned()
+        .collect();
+    sorted.sort_by_key(|r| r.start);
+    let mut merged: Vec<std::ops::Range<usize>> = Vec::new();
+    for r in sorted {
+        match merged.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => merged.push(r),
         }
+    }
+    let mut out = String::with_capacity(snippet.len() + merged.len() * 4);
+    let mut last = 0;
+    for r in merged {
         out.push_str(&snippet[last..r.start]);
         out.push_str("[[");
         out.push_str(&snippet[r.start..r.end]);
