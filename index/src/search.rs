@@ -77,6 +77,48 @@ pub struct SearchResults {
     pub elapsed: std::time::Duration,
 }
 
+/// Every analysed token of `text` as a scored term in each searched field
+/// (title and headings boosted), combined with OR: BM25 over bigrams and stems.
+fn bag_of_terms(
+    index: &tantivy::Index,
+    f: &crate::schema::Fields,
+    text: &str,
+) -> Result<Box<dyn Query>> {
+    use tantivy::query::BoostQuery;
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let fields = [
+        (f.text_ko, crate::analysis::KO, 1.0),
+        (f.text_en, crate::analysis::EN, 1.0),
+        (f.title_ko, crate::analysis::KO, 2.0),
+        (f.title_en, crate::analysis::EN, 2.0),
+        (f.headings_ko, crate::analysis::KO, 1.5),
+        (f.headings_en, crate::analysis::EN, 1.5),
+    ];
+    for (field, analyzer, boost) in fields {
+        let Some(mut analyzer) = index.tokenizers().get(analyzer) else {
+            continue;
+        };
+        let mut stream = analyzer.token_stream(text);
+        let mut seen = std::collections::HashSet::new();
+        while let Some(token) = stream.next() {
+            if !seen.insert(token.text.clone()) {
+                continue;
+            }
+            let term: Box<dyn Query> = Box::new(TermQuery::new(
+                Term::from_field_text(field, &token.text),
+                IndexRecordOption::WithFreqs,
+            ));
+            let query: Box<dyn Query> = if boost == 1.0 {
+                term
+            } else {
+                Box::new(BoostQuery::new(term, boost))
+            };
+            clauses.push((Occur::Should, query));
+        }
+    }
+    Ok(Box::new(BooleanQuery::new(clauses)))
+}
+
 impl Library {
     /// Searches the library.
     ///
@@ -103,8 +145,15 @@ impl Library {
         parser.set_field_boost(f.title_en, 2.0);
         parser.set_field_boost(f.headings_ko, 1.5);
         parser.set_field_boost(f.headings_en, 1.5);
-        // Lenient: user input is never a syntax error.
-        let (text_query, _) = parser.parse_query_lenient(&query_text);
+        // Quoted phrases go through the query parser (lenient: user input is never
+        // a syntax error). Plain words become a bag of terms: in Korean each word's
+        // bigrams must not have to match as a phrase, or a particle (데비안은 vs
+        // 데비안을) would make the whole word miss.
+        let text_query: Box<dyn Query> = if query_text.contains('"') {
+            parser.parse_query_lenient(&query_text).0
+        } else {
+            bag_of_terms(index, f, &query_text)?
+        };
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text_query.box_clone())];
         if !request.collections.is_empty() {
             let any: Vec<(Occur, Box<dyn Query>)> = request

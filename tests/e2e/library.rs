@@ -135,6 +135,29 @@ fn the_sample_library_is_indexed_and_korean_compounds_are_found() -> TestResult 
 }
 
 #[test]
+fn korean_words_match_across_particles_and_quotes_make_phrases() -> TestResult {
+    let sillok = Sillok::new();
+    let dir = tempfile::tempdir()?;
+    fs::write(
+        dir.path().join("a.txt"),
+        "데비안을 설치한 뒤 혈압 기록을 확인한다.",
+    )?;
+    fs::write(
+        dir.path().join("b.txt"),
+        "기록 보관 규정: 혈압과 맥박을 매일 적는다.",
+    )?;
+    sillok.ok(&["ingest", s(dir.path()), "--collection", "c"]);
+    // 데비안은 (with another particle) still finds 데비안을.
+    assert_eq!(hit_paths(&search(&sillok, &["데비안은"])).len(), 1);
+    // Words are OR-ed; a quoted phrase must occur as written.
+    assert_eq!(hit_paths(&search(&sillok, &["혈압 기록"])).len(), 2);
+    let phrase = hit_paths(&search(&sillok, &["\"혈압 기록\""]));
+    assert_eq!(phrase.len(), 1, "{phrase:?}");
+    assert!(phrase[0].ends_with("a.txt"));
+    Ok(())
+}
+
+#[test]
 fn changes_duplicates_and_removals_are_tracked() -> TestResult {
     let sillok = Sillok::new();
     let dir = tempfile::tempdir()?;
