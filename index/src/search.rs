@@ -77,8 +77,21 @@ pub struct SearchResults {
     pub elapsed: std::time::Duration,
 }
 
-/// Every analysed token of `text` as a scored term in each searched field
-/// (title and headings boosted), combined with OR: BM25 over bigrams and stems.
+/// The searched fields, their analyzers and boosts (titles and headings weigh more).
+fn searched_fields(f: &crate::schema::Fields) -> [(tantivy::schema::Field, &'static str, f32); 6] {
+    use crate::analysis::{EN, KO};
+    [
+        (f.text_ko, KO, 1.0),
+        (f.text_en, EN, 1.0),
+        (f.title_ko, KO, 2.0),
+        (f.title_en, EN, 2.0),
+        (f.headings_ko, KO, 1.5),
+        (f.headings_en, EN, 1.5),
+    ]
+}
+
+/// Every analysed token of `text` as a scored term in each searched field,
+/// combined with OR: BM25 over bigrams and stems.
 fn bag_of_terms(
     index: &tantivy::Index,
     f: &crate::schema::Fields,
@@ -86,15 +99,7 @@ fn bag_of_terms(
 ) -> Result<Box<dyn Query>> {
     use tantivy::query::BoostQuery;
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    let fields = [
-        (f.text_ko, crate::analysis::KO, 1.0),
-        (f.text_en, crate::analysis::EN, 1.0),
-        (f.title_ko, crate::analysis::KO, 2.0),
-        (f.title_en, crate::analysis::EN, 2.0),
-        (f.headings_ko, crate::analysis::KO, 1.5),
-        (f.headings_en, crate::analysis::EN, 1.5),
-    ];
-    for (field, analyzer, boost) in fields {
+    for (field, analyzer, boost) in searched_fields(f) {
         let Some(mut analyzer) = index.tokenizers().get(analyzer) else {
             continue;
         };
@@ -130,21 +135,12 @@ impl Library {
         let (index, reader, f) = self.parts();
         let searcher = reader.searcher();
         let query_text: String = request.query.nfc().collect();
-        let mut parser = QueryParser::for_index(
-            index,
-            vec![
-                f.text_ko,
-                f.text_en,
-                f.title_ko,
-                f.title_en,
-                f.headings_ko,
-                f.headings_en,
-            ],
-        );
-        parser.set_field_boost(f.title_ko, 2.0);
-        parser.set_field_boost(f.title_en, 2.0);
-        parser.set_field_boost(f.headings_ko, 1.5);
-        parser.set_field_boost(f.headings_en, 1.5);
+        let fields = searched_fields(f);
+        let mut parser =
+            QueryParser::for_index(index, fields.iter().map(|(field, _, _)| *field).collect());
+        for (field, _, boost) in fields {
+            parser.set_field_boost(field, boost);
+        }
         // Quoted phrases go through the query parser (lenient: user input is never
         // a syntax error). Plain words become a bag of terms: in Korean each word's
         // bigrams must not have to match as a phrase, or a particle (데비안은 vs
