@@ -9,6 +9,7 @@ APT_PACKAGES=(
   build-essential pkg-config cmake libclang-dev   # llama-cpp-2 builds llama.cpp (cmake + bindgen)
   python3 python3-venv python3-pip                # model fetch and MiniLM -> GGUF conversion
   ca-certificates curl
+  procps util-linux coreutils                     # tests: kill -INT, flock, mkfifo
 )
 
 missing=()
