@@ -21,11 +21,10 @@ use llama_cpp_2::token::LlamaToken;
 
 use crate::catalogue::{ModelEntry, PromptStyle, Role, verify_file};
 use crate::generate::{
-    CancelToken, GenerationReport, GenerationRequest, Generator, Prompt, Sampling, StopReason,
-    TextAssembler, Timings,
+    CancelToken, Emitter, GenerationReport, GenerationRequest, Generator, Prompt, Sampling,
+    StopReason, Timings,
 };
 use crate::prompt::{self, Segment};
-use crate::utf8::Utf8Stream;
 use crate::{Error, Result, cpu};
 
 /// Prompt tokens evaluated per llama.cpp call; small enough that a cancel
@@ -336,17 +335,7 @@ impl Generator for LlamaGenerator {
 
         let vocab = self.model.vocab();
         let mut sampler = sampler(&request.sampling, self.model.n_vocab());
-        let mut utf8 = Utf8Stream::default();
-        let mut text = TextAssembler::new(&request.stop);
-        let mut emit = |piece: &str, report: &mut GenerationReport| {
-            if piece.is_empty() {
-                return;
-            }
-            if report.timings.first_token.is_none() {
-                report.timings.first_token = Some(started.elapsed());
-            }
-            on_text(piece);
-        };
+        let mut emitter = Emitter::new(&request.stop, started, on_text);
         report.stop = loop {
             if cancel.is_cancelled() {
                 break StopReason::Cancelled;
@@ -362,9 +351,7 @@ impl Generator for LlamaGenerator {
                 break StopReason::EndOfGeneration;
             }
             report.generated_tokens += 1;
-            let (out, stopped) = text.push(&utf8.push(&vocab.token_to_piece(token, false, None)));
-            emit(&out, &mut report);
-            if stopped {
+            if emitter.push(&vocab.token_to_piece(token, false, None)) {
                 break StopReason::StopSequence;
             }
             batch.clear();
@@ -375,13 +362,8 @@ impl Generator for LlamaGenerator {
             ctx.decode(&mut batch)
                 .map_err(|e| Error::engine("generate a token", e))?;
         };
-        if report.stop != StopReason::StopSequence {
-            let (out, _) = text.push(&utf8.finish());
-            emit(&out, &mut report);
-        }
-        let (rest, full) = text.finish();
-        emit(&rest, &mut report);
-        report.text = full;
+        (report.text, report.timings.first_token) =
+            emitter.finish(report.stop == StopReason::StopSequence);
         report.timings.decode = prefill_done.elapsed();
         Ok(report)
     }

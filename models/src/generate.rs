@@ -343,6 +343,58 @@ impl<'a> TextAssembler<'a> {
     }
 }
 
+/// Token bytes → streamed text, shared by every [`Generator`]: UTF-8
+/// reassembly, stop strings, no empty pieces, and the time to the first text.
+pub(crate) struct Emitter<'s, 'f> {
+    utf8: crate::Utf8Stream,
+    text: TextAssembler<'s>,
+    started: std::time::Instant,
+    first_text: Option<Duration>,
+    on_text: &'f mut dyn FnMut(&str),
+}
+
+impl<'s, 'f> Emitter<'s, 'f> {
+    pub(crate) fn new(
+        stop: &'s [String],
+        started: std::time::Instant,
+        on_text: &'f mut dyn FnMut(&str),
+    ) -> Self {
+        Emitter {
+            utf8: crate::Utf8Stream::default(),
+            text: TextAssembler::new(stop),
+            started,
+            first_text: None,
+            on_text,
+        }
+    }
+
+    /// Adds one token's bytes; true when a stop string was reached.
+    pub(crate) fn push(&mut self, bytes: &[u8]) -> bool {
+        let (out, stopped) = self.text.push(&self.utf8.push(bytes));
+        self.emit(&out);
+        stopped
+    }
+
+    fn emit(&mut self, piece: &str) {
+        if !piece.is_empty() {
+            let started = self.started;
+            self.first_text.get_or_insert_with(|| started.elapsed());
+            (self.on_text)(piece);
+        }
+    }
+
+    /// Flushes what is held back; returns the whole text and the time to the first text.
+    pub(crate) fn finish(mut self, stopped: bool) -> (String, Option<Duration>) {
+        if !stopped {
+            let (out, _) = self.text.push(&self.utf8.finish());
+            self.emit(&out);
+        }
+        let (rest, full) = std::mem::replace(&mut self.text, TextAssembler::new(&[])).finish();
+        self.emit(&rest);
+        (full, self.first_text)
+    }
+}
+
 /// Length of the longest suffix of `text` that is a proper prefix of `stop`.
 fn longest_suffix_prefix(text: &str, stop: &str) -> usize {
     (1..stop.len())

@@ -5,10 +5,9 @@
 use std::time::{Duration, Instant};
 
 use crate::generate::{
-    CancelToken, GenerationReport, GenerationRequest, Generator, StopReason, TextAssembler, Timings,
+    CancelToken, Emitter, GenerationReport, GenerationRequest, Generator, StopReason, Timings,
 };
 use crate::prompt::{self, Segment};
-use crate::utf8::Utf8Stream;
 use crate::{Error, Result};
 
 /// Plays back a script; loops over it until `max_tokens` unless `ends_turn` is set.
@@ -108,18 +107,8 @@ impl Generator for ScriptedGenerator {
                 ..Timings::default()
             },
         };
-        let mut utf8 = Utf8Stream::default();
-        let mut text = TextAssembler::new(&request.stop);
+        let mut emitter = Emitter::new(&request.stop, started, on_text);
         let mut pieces = self.pieces.iter().cycle();
-        let mut emit = |piece: &str, report: &mut GenerationReport| {
-            if !piece.is_empty() {
-                report
-                    .timings
-                    .first_token
-                    .get_or_insert_with(|| started.elapsed());
-                on_text(piece);
-            }
-        };
         report.stop = loop {
             if cancel.is_cancelled() {
                 break StopReason::Cancelled;
@@ -137,19 +126,12 @@ impl Generator for ScriptedGenerator {
             };
             std::thread::sleep(self.delay);
             report.generated_tokens += 1;
-            let (out, stopped) = text.push(&utf8.push(piece));
-            emit(&out, &mut report);
-            if stopped {
+            if emitter.push(piece) {
                 break StopReason::StopSequence;
             }
         };
-        if report.stop != StopReason::StopSequence {
-            let (out, _) = text.push(&utf8.finish());
-            emit(&out, &mut report);
-        }
-        let (rest, full) = text.finish();
-        emit(&rest, &mut report);
-        report.text = full;
+        (report.text, report.timings.first_token) =
+            emitter.finish(report.stop == StopReason::StopSequence);
         report.timings.decode = started.elapsed() - prefill;
         Ok(report)
     }
