@@ -7,6 +7,7 @@ mod generate;
 mod library;
 mod models;
 mod progress;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +41,8 @@ enum Command {
     Embed(generate::EmbedArgs),
     /// Index folders or files into a collection.
     Ingest(library::IngestArgs),
+    /// Keep collections indexed as their folders change (until Ctrl-C).
+    Watch(watch::WatchArgs),
     /// Manage collections.
     #[command(subcommand)]
     Collections(library::CollectionsCommand),
@@ -140,6 +143,7 @@ fn run(cli: Cli) -> CmdResult {
         Command::Generate(args) => generate::run(&sillok, &args),
         Command::Embed(args) => generate::embed(&sillok, &args),
         Command::Ingest(args) => library::ingest(&sillok, &args),
+        Command::Watch(args) => watch::run(&sillok, &args),
         Command::Collections(cmd) => library::collections(&sillok, cmd),
         Command::Library(cmd) => library::library(&sillok, cmd),
         Command::Search(args) => library::search(&sillok, &args),

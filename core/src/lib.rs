@@ -37,6 +37,8 @@ use sillok_models::{
 pub struct Sillok {
     data_dir: DataDir,
     catalogue: Catalogue,
+    /// Interactive work in progress; background ingestion waits for it.
+    foreground: sillok_index::Foreground,
 }
 
 impl Sillok {
@@ -51,6 +53,7 @@ impl Sillok {
         Ok(Sillok {
             data_dir,
             catalogue,
+            foreground: sillok_index::Foreground::default(),
         })
     }
 

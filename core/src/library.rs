@@ -3,10 +3,12 @@
 //! one-writer rule.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use sillok_index::{
-    EvalReport, IngestEvent, IngestReport, IngestSettings, Library, SearchRequest, SearchResults,
-    TokenCounter,
+    EvalReport, ForegroundGuard, IngestEvent, IngestReport, IngestSettings, Library, SearchRequest,
+    SearchResults, TokenCounter, WatchEvent,
 };
 
 use crate::{Error, Result, Sillok};
@@ -49,6 +51,19 @@ impl Sillok {
             })
     }
 
+    /// Marks interactive work (a search, an answer) in progress until the
+    /// guard drops: ingestion in this process waits for it between files.
+    pub fn foreground(&self) -> ForegroundGuard {
+        self.foreground.enter()
+    }
+
+    fn ingest_settings(&self) -> IngestSettings {
+        IngestSettings {
+            foreground: self.foreground.clone(),
+            ..IngestSettings::default()
+        }
+    }
+
     /// Ingests `roots` into `collection` (creating it), holding the writer lock.
     ///
     /// # Errors
@@ -63,8 +78,27 @@ impl Sillok {
     ) -> Result<IngestReport> {
         let library = self.library()?;
         let counter = TokenCounter::from_file(&self.chunk_tokenizer_path()?)?;
-        let mut writer = library.writer(counter, IngestSettings::default())?;
+        let mut writer = library.writer(counter, self.ingest_settings())?;
         Ok(writer.ingest(collection, roots, progress)?)
+    }
+
+    /// Keeps `collections` (all when empty) in step with their folders until
+    /// `stop` is set, holding the writer lock; changes are debounced for `quiet`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sillok::ingest`]; a folder the OS will not watch.
+    pub fn watch(
+        &self,
+        collections: &[String],
+        quiet: Duration,
+        stop: &AtomicBool,
+        on: &mut dyn FnMut(WatchEvent<'_>),
+    ) -> Result<()> {
+        let library = self.library()?;
+        let counter = TokenCounter::from_file(&self.chunk_tokenizer_path()?)?;
+        let mut writer = library.writer(counter, self.ingest_settings())?;
+        Ok(writer.watch(collections, quiet, stop, on)?)
     }
 
     /// Removes a collection from the library.
@@ -75,7 +109,7 @@ impl Sillok {
     pub fn remove_collection(&self, name: &str) -> Result<usize> {
         let library = self.library()?;
         let counter = TokenCounter::from_file(&self.chunk_tokenizer_path()?)?;
-        let mut writer = library.writer(counter, IngestSettings::default())?;
+        let mut writer = library.writer(counter, self.ingest_settings())?;
         Ok(writer.remove_collection(name)?)
     }
 
@@ -85,6 +119,7 @@ impl Sillok {
     ///
     /// Bad filters, index errors.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResults> {
+        let _interactive = self.foreground();
         Ok(self.library()?.search(request)?)
     }
 

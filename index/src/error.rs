@@ -48,6 +48,14 @@ pub enum Error {
         /// What is accepted.
         expected: &'static str,
     },
+    /// A folder could not be watched.
+    #[error("cannot watch {path}: {reason}")]
+    Watch {
+        /// The folder.
+        path: PathBuf,
+        /// Why (e.g. the OS limit on watches).
+        reason: String,
+    },
     /// The chunking tokenizer could not be loaded.
     #[error("cannot load the chunking tokenizer {path}: {reason}")]
     Tokenizer {
@@ -69,6 +77,7 @@ impl Error {
                 | Error::InvalidCollectionName(_)
                 | Error::InvalidFilter { .. }
                 | Error::Tokenizer { .. }
+                | Error::Watch { .. }
         )
     }
 

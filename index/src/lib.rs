@@ -23,19 +23,39 @@ pub mod analysis;
 pub mod chunk;
 mod error;
 pub mod eval;
+mod foreground;
 pub mod journal;
 mod library;
 mod lock;
 pub mod parse;
 mod schema;
 mod search;
+pub mod watch;
 
 pub use chunk::{Chunk, ChunkConfig, Language, TokenCounter};
 pub use error::{Error, Result};
 pub use eval::{EvalReport, eval_retrieval};
+pub use foreground::{Foreground, ForegroundGuard};
 pub use journal::{CollectionRecord, FileRecord, FileStatus};
 pub use library::{
     IngestEvent, IngestReport, IngestSettings, Library, LibraryWriter, validate_collection_name,
 };
 pub use parse::Limits;
 pub use search::{Hit, SearchRequest, SearchResults};
+pub use watch::{FolderWatch, WatchEvent};
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::path::PathBuf;
+
+    /// The real chunking tokenizer among the fetched model files.
+    pub fn chunk_tokenizer() -> PathBuf {
+        std::env::var_os("SILLOK_MODEL_FILES")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/sillok/model-files"))
+            })
+            .unwrap_or_default()
+            .join("chunk-tokenizer.json")
+    }
+}

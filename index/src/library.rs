@@ -12,6 +12,7 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::chunk::{ChunkConfig, TokenCounter, chunk_document};
+use crate::foreground::Foreground;
 use crate::journal::{CollectionRecord, FileRecord, FileStatus, Journal};
 use crate::lock::WriterLock;
 use crate::parse::{Limits, ParseFailure, ParsedDocument, parse_bytes};
@@ -159,6 +160,8 @@ pub struct IngestSettings {
     pub limits: Limits,
     /// Chunk sizes.
     pub chunking: ChunkConfig,
+    /// Interactive work ingestion waits for, between files.
+    pub foreground: Foreground,
 }
 
 /// What ingestion reports as it goes.
@@ -304,13 +307,22 @@ impl LibraryWriter<'_> {
 
         let found = discover(&roots);
         progress(&IngestEvent::Discovered { files: found.len() });
+        let present: HashSet<String> = found
+            .iter()
+            .map(|f| f.path.to_string_lossy().into_owned())
+            .collect();
         let mut report = IngestReport::default();
-        let mut staged: Vec<Staged> = Vec::new();
+        // Removals first: a surviving duplicate of a vanished file must take
+        // over its content, so hits never name a file that is gone.
+        let mut staged = self.removals(collection, &roots, &present, &mut report)?;
+        if !staged.is_empty() {
+            let seq = self.commit(&mut staged)?;
+            progress(&IngestEvent::Committed { seq });
+        }
         let mut chunks_in_batch = 0;
-        let mut seen = HashSet::new();
         for (done, item) in found.into_iter().enumerate() {
+            self.settings.foreground.wait_until_idle();
             let path_string = item.path.to_string_lossy().into_owned();
-            seen.insert(path_string.clone());
             let outcome = match item.problem {
                 Some(reason) => Some(self.failed(collection, &path_string, reason)),
                 None => {
@@ -341,14 +353,6 @@ impl LibraryWriter<'_> {
                 progress(&IngestEvent::Committed { seq });
             }
         }
-        // Files under these roots that are gone.
-        for record in self.journal.files(Some(collection))? {
-            let under_roots = roots.iter().any(|r| Path::new(&record.path).starts_with(r));
-            if under_roots && !seen.contains(&record.path) {
-                report.removed += 1;
-                staged.push(self.removal(record)?);
-            }
-        }
         if !staged.is_empty() || report.indexed > 0 {
             let seq = self.commit(&mut staged)?;
             progress(&IngestEvent::Committed { seq });
@@ -372,6 +376,49 @@ impl LibraryWriter<'_> {
         self.commit(&mut Vec::new())?;
         self.journal.remove_collection(name)?;
         Ok(files.len())
+    }
+
+    /// The collections (for watch mode).
+    pub(crate) fn collections(&self) -> Result<Vec<CollectionRecord>> {
+        self.journal.collections()
+    }
+
+    /// Stages the removal of files under `roots` that are no longer present;
+    /// a present duplicate of a removed indexed file is staged as pending, so
+    /// this run indexes the content under its name.
+    fn removals(
+        &self,
+        collection: &str,
+        roots: &[PathBuf],
+        present: &HashSet<String>,
+        report: &mut IngestReport,
+    ) -> Result<Vec<Staged>> {
+        let mut staged = Vec::new();
+        for record in self.journal.files(Some(collection))? {
+            let under_roots = roots.iter().any(|r| Path::new(&record.path).starts_with(r));
+            if !under_roots || present.contains(&record.path) {
+                continue;
+            }
+            report.removed += 1;
+            if let (FileStatus::Indexed, Some(hash)) = (&record.status, &record.content_hash) {
+                for twin in self.journal.paths_with_hash(collection, hash)? {
+                    if twin == record.path || !present.contains(&twin) {
+                        continue;
+                    }
+                    if let Some(survivor) = self.journal.file(&twin)? {
+                        staged.push(Staged {
+                            record: FileRecord {
+                                status: FileStatus::Pending,
+                                ..survivor
+                            },
+                            delete_key: None,
+                        });
+                    }
+                }
+            }
+            staged.push(self.removal(record)?);
+        }
+        Ok(staged)
     }
 
     fn failed(&self, collection: &str, path: &str, reason: String) -> Staged {

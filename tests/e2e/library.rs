@@ -197,15 +197,23 @@ fn changes_duplicates_and_removals_are_tracked() -> TestResult {
     let r = json_lines(&sillok.ok(&["ingest", s(dir.path()), "--collection", "c", "--json"]))
         .pop()
         .unwrap_or_default();
-    assert_eq!(r["indexed"], 1, "{r}");
+    // b.md changed; copy/a-again.txt takes over the content of the removed a.txt.
+    assert_eq!(r["indexed"], 2, "{r}");
     assert_eq!(r["removed"], 1, "{r}");
     assert!(
         hit_paths(&search(&sillok, &["budesonide"])).is_empty(),
         "old content is gone"
     );
     assert_eq!(hit_paths(&search(&sillok, &["montelukast"])).len(), 1);
-    // The duplicate still holds the content.
-    assert_eq!(hit_paths(&search(&sillok, &["quinapril"])).len(), 1);
+    // The duplicate still holds the content, and hits now name it.
+    let quinapril = hit_paths(&search(&sillok, &["quinapril"]));
+    assert_eq!(quinapril.len(), 1, "{quinapril:?}");
+    assert!(quinapril[0].ends_with("copy/a-again.txt"), "{quinapril:?}");
+    let status = status_of(&sillok);
+    assert!(
+        status.iter().all(|f| f["status"] == "indexed"),
+        "{status:?}"
+    );
 
     sillok.ok(&["collections", "remove", "c"]);
     assert!(hit_paths(&search(&sillok, &["montelukast"])).is_empty());

@@ -6,3 +6,4 @@ mod util;
 mod generate;
 mod library;
 mod models;
+mod watch;
