@@ -35,4 +35,24 @@ step "benchmarks"
 for threads in 1 2; do
   "$sillok" --data-dir "$data" bench generate --threads "$threads"
 done
+for chunks in 100000 1000000; do
+  step "bench index: $chunks chunks"
+  "$sillok" --data-dir "$data" bench index --chunks "$chunks" --pdf index/tests/fixtures
+done
+if command -v pdftotext >/dev/null; then
+  # The reference for PDF extraction speed: poppler's pdftotext on the same files.
+  start=$(date +%s.%N); pages=0
+  for _ in $(seq 20); do
+    for f in index/tests/fixtures/*.pdf; do
+      n=$(pdfinfo "$f" 2>/dev/null | awk '/^Pages:/ {print $2}') || continue
+      pdftotext "$f" /dev/null 2>/dev/null && pages=$((pages + ${n:-0}))
+    done
+  done
+  end=$(date +%s.%N)
+  python3 -c "print(f'pdftotext        {$pages / ($end - $start):.0f} pages/s ($pages pages)')"
+fi
+
+step "Korean analysis: MeCab-ko morphemes vs bigrams (Python BM25, bench/analyzers)"
+bench/analyzers/run.sh
+
 echo "heavy check done" >&2

@@ -1,16 +1,42 @@
 //! `sillok bench …`
 
+use std::path::PathBuf;
+
 use clap::{Args, Subcommand};
 use serde_json::json;
 use sillok_core::Sillok;
-use sillok_core::bench::{BenchConfig, bench_generate};
+use sillok_core::bench::{BenchConfig, IndexBenchConfig, bench_generate, bench_index};
 
-use crate::{CmdResult, EngineArgs};
+use crate::{CmdResult, EngineArgs, Failure};
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Prompt processing and decode speed, time to first token, load time, peak RSS.
     Generate(BenchGenerateArgs),
+    /// Ingestion throughput, index size and query latency, against plain tantivy.
+    Index(BenchIndexArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchIndexArgs {
+    /// Chunks to aim for in the generated Korean/English corpus.
+    #[arg(long, default_value_t = 100_000)]
+    chunks: u64,
+    /// Index this BEIR-layout set's corpus instead (its queries are timed).
+    #[arg(long, value_name = "DIR")]
+    beir: Option<PathBuf>,
+    /// PDF files or folders to time text extraction on.
+    #[arg(long, value_name = "PATH")]
+    pdf: Vec<PathBuf>,
+    /// Queries per kind (one word, several words, phrase).
+    #[arg(long, default_value_t = 300)]
+    queries: usize,
+    /// Seed of the generated corpus.
+    #[arg(long, default_value_t = 20_261_126)]
+    seed: u64,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -32,7 +58,108 @@ pub struct BenchGenerateArgs {
 }
 
 pub fn run(sillok: &Sillok, cmd: BenchCommand) -> CmdResult {
-    let BenchCommand::Generate(args) = cmd;
+    match cmd {
+        BenchCommand::Generate(args) => generate(sillok, &args),
+        BenchCommand::Index(args) => index(sillok, &args),
+    }
+}
+
+fn index(sillok: &Sillok, args: &BenchIndexArgs) -> CmdResult {
+    let mut pdfs = Vec::new();
+    for path in &args.pdf {
+        if path.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| Failure::User(anyhow::anyhow!("cannot read {}: {e}", path.display())))?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("pdf")))
+                .collect();
+            found.sort();
+            pdfs.extend(found);
+        } else {
+            pdfs.push(path.clone());
+        }
+    }
+    let config = IndexBenchConfig {
+        chunks: args.chunks,
+        beir: args.beir.clone(),
+        pdfs,
+        queries: args.queries,
+        seed: args.seed,
+    };
+    let r = bench_index(sillok, &config)?;
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let ratio = r.ingest_mb_per_s() / r.raw_mb_per_s().max(1e-9);
+    let pdf_pages_per_s = r
+        .pdf
+        .map(|(pages, time)| pages as f64 / time.as_secs_f64().max(1e-9));
+    if args.json {
+        let latency: Vec<_> = r
+            .latency
+            .iter()
+            .map(|l| {
+                json!({
+                    "kind": l.kind, "queries": l.queries,
+                    "p50_ms": ms(l.ours.p50), "p95_ms": ms(l.ours.p95),
+                    "raw_p50_ms": ms(l.raw.p50), "raw_p95_ms": ms(l.raw.p95),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            json!({
+                "files": r.files, "text_bytes": r.text_bytes, "chunks": r.chunks,
+                "ingest_s": r.ingest_time.as_secs_f64(), "ingest_mb_per_s": r.ingest_mb_per_s(),
+                "index_bytes": r.index_bytes, "raw_docs": r.raw_docs,
+                "raw_index_s": r.raw_time.as_secs_f64(), "raw_mb_per_s": r.raw_mb_per_s(),
+                "raw_index_bytes": r.raw_bytes, "throughput_vs_raw": ratio,
+                "tokenizer_mb_per_s": r.tokenizer_mb_per_s(),
+                "latency": latency, "pdf_pages_per_s": pdf_pages_per_s,
+            })
+        );
+        return Ok(());
+    }
+    println!(
+        "corpus           {} files, {:.1} MB of text, {} chunks",
+        r.files,
+        r.text_bytes as f64 / 1e6,
+        r.chunks
+    );
+    println!(
+        "ingest           {:.1} s, {:.2} MB/s (plain tantivy {:.2} MB/s; ours is {:.0}% of it)",
+        r.ingest_time.as_secs_f64(),
+        r.ingest_mb_per_s(),
+        r.raw_mb_per_s(),
+        ratio * 100.0
+    );
+    println!(
+        "                 (the chunking tokenizer alone counts {:.2} MB/s)",
+        r.tokenizer_mb_per_s()
+    );
+    println!(
+        "index size       {:.1} MB, {:.2}x the text (plain tantivy {:.2}x)",
+        r.index_bytes as f64 / 1e6,
+        r.index_bytes as f64 / r.text_bytes.max(1) as f64,
+        r.raw_bytes as f64 / r.text_bytes.max(1) as f64
+    );
+    for l in &r.latency {
+        println!(
+            "{:<16} p50 {:.2} ms, p95 {:.2} ms over {} queries (plain tantivy p50 {:.2}, p95 {:.2})",
+            l.kind,
+            ms(l.ours.p50),
+            ms(l.ours.p95),
+            l.queries,
+            ms(l.raw.p50),
+            ms(l.raw.p95)
+        );
+    }
+    if let (Some(rate), Some((pages, _))) = (pdf_pages_per_s, r.pdf) {
+        println!("pdf extraction   {rate:.0} pages/s ({pages} pages)");
+    }
+    Ok(())
+}
+
+fn generate(sillok: &Sillok, args: &BenchGenerateArgs) -> CmdResult {
     let mut options = args.engine.options();
     // Room for the long prompt and the answer.
     options.n_ctx.get_or_insert(

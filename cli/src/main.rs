@@ -152,12 +152,13 @@ fn run(cli: Cli) -> CmdResult {
     }
 }
 
-/// Logs go to stderr at `warn` (llama.cpp's own at `error`: its load-time
-/// warnings are about the model file, not actionable) unless `SILLOK_LOG` says
+/// Logs go to stderr at `warn` (llama.cpp's and lopdf's own at `error`: their
+/// warnings are about the input file, not actionable, and per-file statuses say it) unless `SILLOK_LOG` says
 /// otherwise. Document text, prompts and file names are only logged at debug.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SILLOK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,llama-cpp-2=error"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SILLOK_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,llama-cpp-2=error,lopdf=error")
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

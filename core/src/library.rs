@@ -35,7 +35,7 @@ impl Sillok {
 
     /// The fixed tokenizer chunk sizes are counted in: `SILLOK_CHUNK_TOKENIZER`,
     /// else `<data>/models/chunk-tokenizer.json`, else the system install's copy.
-    fn chunk_tokenizer_path(&self) -> Result<PathBuf> {
+    pub(crate) fn chunk_tokenizer_path(&self) -> Result<PathBuf> {
         let in_data_dir = self.data_dir().models().join(CHUNK_TOKENIZER_FILE);
         let candidates = [
             std::env::var_os(CHUNK_TOKENIZER_ENV).map(PathBuf::from),
@@ -57,7 +57,7 @@ impl Sillok {
         self.foreground.enter()
     }
 
-    fn ingest_settings(&self) -> IngestSettings {
+    pub(crate) fn ingest_settings(&self) -> IngestSettings {
         IngestSettings {
             foreground: self.foreground.clone(),
             ..IngestSettings::default()

@@ -146,13 +146,7 @@ pub fn eval_retrieval(
         }
     }
     let n = latencies.len().max(1) as f64;
-    latencies.sort();
-    let pct = |p: f64| {
-        latencies
-            .get(((latencies.len() as f64 - 1.0) * p).round() as usize)
-            .copied()
-            .unwrap_or_default()
-    };
+    let latency = crate::bench::Latency::of(&mut latencies);
     Ok(EvalReport {
         documents,
         chunks,
@@ -161,8 +155,8 @@ pub fn eval_retrieval(
         recall_at_10: totals[1] / n,
         recall_at_100: totals[2] / n,
         mrr_at_10: totals[3] / n,
-        latency_p50: pct(0.5),
-        latency_p95: pct(0.95),
+        latency_p50: latency.p50,
+        latency_p95: latency.p95,
         index_time,
     })
 }

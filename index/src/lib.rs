@@ -20,6 +20,7 @@
 //! ```
 
 pub mod analysis;
+pub mod bench;
 pub mod chunk;
 mod error;
 pub mod eval;
