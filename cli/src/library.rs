@@ -48,7 +48,7 @@ pub fn ingest(sillok: &Sillok, args: &IngestArgs) -> CmdResult {
         println!(
             "{}",
             json!({ "event": "done", "indexed": r.indexed, "unchanged": r.unchanged, "duplicates": r.duplicates,
-                    "needs_ocr": r.needs_ocr, "failed": r.failed, "removed": r.removed, "chunks": r.chunks,
+                    "needs_ocr": r.needs_ocr, "ocr_pages": r.ocr_pages, "failed": r.failed, "removed": r.removed, "chunks": r.chunks,
                     "text_bytes": r.text_bytes })
         );
     } else {
@@ -296,14 +296,20 @@ pub enum EvalCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Grounded answering on a BEIR-layout set: answer and abstention rates,
+    /// gold passages retrieved and cited, citation validity, flagged sentences.
+    Answers(crate::eval_answers::EvalAnswersArgs),
 }
 
 pub fn eval(sillok: &Sillok, cmd: EvalCommand) -> CmdResult {
-    let EvalCommand::Retrieval {
-        dir,
-        max_queries,
-        json: as_json,
-    } = cmd;
+    let (dir, max_queries, as_json) = match cmd {
+        EvalCommand::Retrieval {
+            dir,
+            max_queries,
+            json,
+        } => (dir, max_queries, json),
+        EvalCommand::Answers(args) => return crate::eval_answers::run(sillok, &args),
+    };
     let r = sillok.eval_retrieval(&dir, max_queries)?;
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
     if as_json {

@@ -2,7 +2,10 @@
 //! core, and prints. Exit status: 0 success, 2 a user error (bad input, bad
 //! flag, wrong file), 1 an internal failure, 130 cancelled with Ctrl-C.
 
+mod ask;
 mod bench;
+mod conversations;
+mod eval_answers;
 mod generate;
 mod library;
 mod models;
@@ -32,6 +35,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Answer a question from the library, with verified citations.
+    Ask(ask::AskArgs),
+    /// Ask questions one per line, with follow-ups; saved as a conversation.
+    Chat(conversations::ChatArgs),
+    /// Saved conversations.
+    #[command(subcommand)]
+    Conversations(conversations::ConversationsCommand),
     /// Manage installed models.
     #[command(subcommand)]
     Models(models::ModelsCommand),
@@ -139,6 +149,9 @@ fn run(cli: Cli) -> CmdResult {
     };
     let mut sillok = Sillok::open(data_dir)?;
     match cli.command {
+        Command::Ask(args) => ask::run(&sillok, &args),
+        Command::Chat(args) => conversations::chat(&sillok, &args),
+        Command::Conversations(cmd) => conversations::conversations(&sillok, cmd),
         Command::Models(cmd) => models::run(&mut sillok, cmd),
         Command::Generate(args) => generate::run(&sillok, &args),
         Command::Embed(args) => generate::embed(&sillok, &args),

@@ -34,13 +34,54 @@ pub enum Error {
         /// Where it is looked for in the data directory.
         expected: PathBuf,
     },
+    /// The profiles file is unreadable or invalid.
+    #[error("cannot use the profiles file {path}: {reason}")]
+    Profiles {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// No profile has that name.
+    #[error("no profile named {name}; known profiles: {known}")]
+    UnknownProfile {
+        /// The name asked for.
+        name: String,
+        /// The names that exist.
+        known: String,
+    },
+    /// An evaluation set cannot be read.
+    #[error("cannot read the evaluation set {path}: {reason}")]
+    EvalSet {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The question is empty.
+    #[error("the question is empty")]
+    EmptyQuestion,
+    /// A collection asked for does not exist.
+    #[error("no collection named {0}; `sillok collections list` shows them")]
+    UnknownCollection(String),
+    /// The conversation store failed.
+    #[error(transparent)]
+    Conversations(#[from] crate::conversations::ConversationError),
 }
 
 impl Error {
     /// True when the user can fix this; false for internal failures.
     pub fn is_user_error(&self) -> bool {
         match self {
-            Error::NoDataDir | Error::DataDir { .. } | Error::NoChunkTokenizer { .. } => true,
+            Error::NoDataDir
+            | Error::DataDir { .. }
+            | Error::NoChunkTokenizer { .. }
+            | Error::Profiles { .. }
+            | Error::UnknownProfile { .. }
+            | Error::EmptyQuestion
+            | Error::EvalSet { .. }
+            | Error::UnknownCollection(_) => true,
+            Error::Conversations(e) => e.is_user_error(),
             Error::Models(e) => e.is_user_error(),
             Error::Library(e) => e.is_user_error(),
         }

@@ -15,13 +15,18 @@
 //! # }
 //! ```
 
+pub mod answer;
 pub mod bench;
+mod chat;
+pub mod conversations;
 mod data_dir;
 mod error;
 mod library;
+pub mod profile;
 
 use std::path::Path;
 
+pub use chat::CONVERSATIONS_FILE;
 pub use data_dir::DataDir;
 pub use error::{Error, Result};
 pub use library::{CHUNK_TOKENIZER_ENV, CHUNK_TOKENIZER_FILE};
@@ -60,6 +65,15 @@ impl Sillok {
     /// Where everything is stored.
     pub fn data_dir(&self) -> &DataDir {
         &self.data_dir
+    }
+
+    /// A domain profile (the default one when `name` is `None`).
+    ///
+    /// # Errors
+    ///
+    /// Unknown profile; an invalid profiles file.
+    pub fn profile(&self, name: Option<&str>) -> Result<profile::Profile> {
+        profile::find(self.data_dir.root(), name)
     }
 
     /// The installed models.

@@ -142,6 +142,16 @@ impl Library {
         Ok(w)
     }
 
+    /// The sequence number of the last committed ingestion batch: the
+    /// library state an answer saw.
+    ///
+    /// # Errors
+    ///
+    /// Index errors.
+    pub fn commit_seq(&self) -> Result<u64> {
+        self.index_seq()
+    }
+
     fn index_seq(&self) -> Result<u64> {
         let metas = self.index.load_metas()?;
         Ok(metas.payload.and_then(|p| p.parse().ok()).unwrap_or(0))
@@ -199,6 +209,9 @@ pub struct IngestReport {
     pub duplicates: usize,
     /// Files needing OCR.
     pub needs_ocr: usize,
+    /// Pages of indexed files that are scans without text (indexed files
+    /// whose other pages have text), awaiting OCR.
+    pub ocr_pages: usize,
     /// Files that failed, with a reason each.
     pub failed: usize,
     /// Files gone since the last run.
@@ -604,6 +617,7 @@ impl LibraryWriter<'_> {
             }
         };
         normalize(&mut doc);
+        report.ocr_pages += doc.pages_needing_ocr().len();
         record.doc_type = Some(doc.kind.as_str().to_owned());
         if doc.title.is_none() {
             doc.title = Some(file_name);

@@ -282,6 +282,10 @@ impl Generator for LlamaGenerator {
         self.n_ctx
     }
 
+    fn prompt_style(&self) -> PromptStyle {
+        self.entry.prompt_style
+    }
+
     fn count_tokens(&self, text: &str) -> Result<usize> {
         Ok(self
             .model

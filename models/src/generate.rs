@@ -260,6 +260,10 @@ pub trait Generator: Send + Sync {
     fn sha256(&self) -> &str;
     /// Context window in tokens.
     fn context_length(&self) -> u32;
+    /// How prompts are shaped: a chat template, or plain completion for base models.
+    fn prompt_style(&self) -> crate::PromptStyle {
+        crate::PromptStyle::ChatTemplate
+    }
     /// Tokens `text` takes in this model's own tokenizer (no special tokens).
     ///
     /// # Errors

@@ -3,6 +3,7 @@
 
 mod util;
 
+mod ask;
 mod generate;
 mod library;
 mod models;

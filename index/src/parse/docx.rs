@@ -1,7 +1,8 @@
 //! Word documents (.docx, Office Open XML) through `zip` + `quick-xml`:
 //! paragraphs, headings (from the paragraph style or outline level, resolved
 //! through styles.xml, including Korean "제목 N" styles), list items and table
-//! rows, in document order; the title from docProps/core.xml.
+//! rows, in document order; the title from docProps/core.xml; then footnotes,
+//! endnotes, headers and footers ([`parts`]).
 //!
 //! Owns the zip and XML guards: the entry count is read from the end of the
 //! archive before anything is allocated for it, every inflated byte is counted
@@ -23,6 +24,8 @@ use super::{
     BlockKind, BlockSink, Deadline, DocKind, Limits, OLE2_MAGIC, ParseFailure, ParsedDocument,
     Parser, find,
 };
+
+mod parts;
 
 /// Reads `.docx` files.
 #[derive(Debug, Clone, Copy, Default)]
@@ -90,16 +93,18 @@ impl Parser for DocxParser {
             .transpose()?
             .flatten();
         let body = read_part(&mut archive, "word/document.xml", &mut ctx, |xml, ctx| {
-            parse_body(xml, ctx, &styles)
+            parse_body(xml, ctx, &styles, "document.xml")
         })?
         .ok_or_else(|| ParseFailure::Malformed {
             detail: "not a word document: word/document.xml is missing".to_owned(),
         })??;
         let title = title.or(body.first_title).or(body.first_h1);
+        let mut sink = body.sink;
+        parts::append(&mut archive, &mut ctx, &styles, &mut sink)?;
         Ok(ParsedDocument {
             kind: DocKind::Docx,
             title,
-            pages: body.sink.into_single_page()?,
+            pages: sink.into_single_page()?,
         })
     }
 }
@@ -443,7 +448,14 @@ struct Row {
     cells: Vec<String>,
 }
 
-fn parse_body(xml: &mut Xml<'_>, ctx: &Ctx<'_>, styles: &Styles) -> Result<Body, ParseFailure> {
+/// Reads a story: the body, or a header, footer or notes part (`part` names
+/// it in errors).
+fn parse_body(
+    xml: &mut Xml<'_>,
+    ctx: &Ctx<'_>,
+    styles: &Styles,
+    part: &str,
+) -> Result<Body, ParseFailure> {
     let mut body = Body {
         sink: BlockSink::default(),
         first_title: None,
@@ -455,7 +467,8 @@ fn parse_body(xml: &mut Xml<'_>, ctx: &Ctx<'_>, styles: &Styles) -> Result<Body,
     let mut rows: Vec<Row> = Vec::new();
     let mut in_text = false;
     let mut in_run = 0u32;
-    // Depth at which a skipped subtree (mc:Fallback duplicates) started.
+    // Depth at which a skipped subtree (mc:Fallback duplicates, note
+    // separators) started.
     let mut skip_from: Option<u32> = None;
     let mut events = 0u64;
     loop {
@@ -463,7 +476,7 @@ fn parse_body(xml: &mut Xml<'_>, ctx: &Ctx<'_>, styles: &Styles) -> Result<Body,
         if events % 4096 == 1 {
             ctx.deadline.check()?;
         }
-        let event = next_event(xml, &mut buf, &mut depth, ctx, "document.xml")?;
+        let event = next_event(xml, &mut buf, &mut depth, ctx, part)?;
         if let Some(from) = skip_from {
             if matches!(event, Event::End(_)) && depth < from {
                 skip_from = None;
@@ -476,6 +489,10 @@ fn parse_body(xml: &mut Xml<'_>, ctx: &Ctx<'_>, styles: &Styles) -> Result<Body,
         match &event {
             Event::Start(e) => match e.local_name().as_ref() {
                 "Fallback" => skip_from = Some(depth),
+                // Separator lines and continuation notices, not notes.
+                "footnote" | "endnote" if attr(e, "type").is_some_and(|t| t != "normal") => {
+                    skip_from = Some(depth);
+                }
                 "p" => paras.push(Para::default()),
                 "r" => in_run += 1,
                 "t" => in_text = true,

@@ -120,6 +120,16 @@ impl ParsedDocument {
             .map(|b| b.text.chars().count())
             .sum()
     }
+
+    /// The numbers of the pages that have no text layer and need OCR
+    /// ([`ParsedPage::needs_ocr`]), in order; empty for most documents.
+    pub fn pages_needing_ocr(&self) -> Vec<u32> {
+        self.pages
+            .iter()
+            .filter(|p| p.needs_ocr())
+            .map(|p| p.number)
+            .collect()
+    }
 }
 
 /// One page of a document.
@@ -127,11 +137,21 @@ impl ParsedDocument {
 pub struct ParsedPage {
     /// 1-based page number; non-paged formats have a single page 1.
     pub number: u32,
-    /// The page's blocks in reading order.
+    /// The page's blocks in reading order. Empty only on a page that needs
+    /// OCR ([`ParsedPage::needs_ocr`]); parsers leave out pages that are
+    /// merely blank.
     pub blocks: Vec<Block>,
 }
 
 impl ParsedPage {
+    /// Whether the page has no text layer (a scanned page in a PDF that
+    /// otherwise has text): it is kept, without blocks, so that it can be
+    /// reported and sent to OCR. A document with no text at all fails with
+    /// [`ParseFailure::NeedsOcr`] instead.
+    pub fn needs_ocr(&self) -> bool {
+        self.blocks.is_empty()
+    }
+
     /// The page text that provenance spans refer to: the blocks' text joined
     /// with `"\n"`.
     pub fn text(&self) -> String {
@@ -185,8 +205,9 @@ pub struct Limits {
     pub max_file_bytes: u64,
     /// Most pages read from a paged document (default 5000).
     pub max_pages: u32,
-    /// Most bytes inflated from a zip-based format, all entries together
-    /// (default 512 MiB).
+    /// Most bytes inflated from a zip-based format, all entries together, or
+    /// decoded from a PDF's streams other than images, all together (default
+    /// 512 MiB).
     pub max_decompressed_bytes: u64,
     /// Most entries a zip-based format may list (default 10 000).
     pub max_zip_entries: u32,
@@ -225,7 +246,9 @@ pub enum ParseFailure {
     },
     /// The document is protected by a password Sillok does not have.
     Encrypted,
-    /// A PDF with no text layer (scanned pages): it needs OCR.
+    /// A PDF with no text layer (scanned pages): it needs OCR. A PDF with
+    /// text on some pages parses, its other pages flagged
+    /// ([`ParsedDocument::pages_needing_ocr`]).
     NeedsOcr,
     /// A file type Sillok does not read.
     Unsupported {
@@ -577,6 +600,11 @@ impl Deadline {
         Deadline(Instant::now().checked_add(limits.max_parse_time))
     }
 
+    /// No deadline, for work bounded some other way.
+    pub(crate) fn none() -> Deadline {
+        Deadline(None)
+    }
+
     pub(crate) fn check(self) -> Result<(), ParseFailure> {
         match self.0 {
             Some(at) if Instant::now() >= at => Err(ParseFailure::TimedOut),
@@ -883,6 +911,27 @@ mod tests {
             ],
         };
         assert_eq!(page.text(), "A\nb c");
+    }
+
+    #[test]
+    fn pages_without_blocks_need_ocr() {
+        let page = |number, text: &str| ParsedPage {
+            number,
+            blocks: (!text.is_empty())
+                .then(|| Block {
+                    kind: BlockKind::Paragraph,
+                    text: text.into(),
+                })
+                .into_iter()
+                .collect(),
+        };
+        let doc = ParsedDocument {
+            kind: DocKind::Pdf,
+            title: None,
+            pages: vec![page(1, "a"), page(2, ""), page(4, "b"), page(7, "")],
+        };
+        assert_eq!(doc.pages_needing_ocr(), [2, 7]);
+        assert!(!doc.pages[0].needs_ocr());
     }
 
     #[test]

@@ -9,11 +9,17 @@
 //! one bad page does not lose the rest. Password-protected files are read when
 //! the user password is empty (permission-only protection) and reported as
 //! [`ParseFailure::Encrypted`] otherwise; a PDF without text is
-//! [`ParseFailure::NeedsOcr`]. Rendering and OCR live elsewhere.
+//! [`ParseFailure::NeedsOcr`], and in a PDF with text, a page that draws an
+//! image but has (almost) no text is kept without blocks, flagged for OCR
+//! ([`ParsedPage::needs_ocr`]). Rendering and OCR live elsewhere.
+//!
+//! Before `lopdf` sees the bytes, [`inflate`] refuses a file whose streams
+//! would decode past [`Limits::max_decompressed_bytes`] (`lopdf` inflates
+//! object streams while loading, with no limit); [`fonts`] rewrites fonts
+//! `pdf-extract` cannot decode; [`images`] empties images before extraction.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::rc::Rc;
 
 use pdf_extract::content::Content;
@@ -21,6 +27,11 @@ use pdf_extract::{
     ConvertToFmt, Dictionary, Document, MediaBox, Object, ObjectId, OutputDev, OutputError,
     PlainTextOutput, Stream, Transform, decode_text_string,
 };
+
+mod decode;
+mod fonts;
+mod images;
+mod inflate;
 
 use super::text::push_paragraphs;
 use super::{
@@ -32,9 +43,14 @@ use super::{
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct PdfParser;
 
-/// Below this many non-blank characters per page on average, the text layer
-/// is taken to be missing (page numbers or a stray header only).
+/// A page with fewer non-blank characters than this has no text layer to
+/// speak of (a page number or a stray header only); with none such in the
+/// whole document, it needs OCR.
 const MIN_CHARS_PER_PAGE: usize = 5;
+/// A page that draws an image and has fewer non-blank characters than this
+/// is a scan, its text at most a stamped page number or Bates label: it is
+/// flagged for OCR and that little text dropped.
+const OCR_TEXT_CHARS: usize = 16;
 /// Deepest chain of form XObjects drawn inside each other that we let
 /// `pdf-extract` follow (it recurses once per level).
 const MAX_FORM_DEPTH: usize = 32;
@@ -59,6 +75,7 @@ impl Parser for PdfParser {
             });
         }
         let deadline = Deadline::new(limits);
+        let raw = inflate::check_raw(bytes, limits, deadline)?;
         let mut doc = Document::load_mem(bytes).map_err(|e| ParseFailure::Malformed {
             detail: format!("the pdf structure cannot be read ({e})"),
         })?;
@@ -66,6 +83,10 @@ impl Parser for PdfParser {
             return Err(ParseFailure::Encrypted);
         }
         deadline.check()?;
+        if raw.encrypted || doc.is_encrypted() {
+            // The raw scan saw ciphertext; now the streams are plain.
+            inflate::check_loaded(&doc, limits, deadline)?;
+        }
 
         let pages = doc.get_pages();
         if pages.len() > limits.max_pages as usize {
@@ -80,10 +101,12 @@ impl Parser for PdfParser {
             });
         }
         let title = info_title(&doc);
-        map_unicode_cmaps(&mut doc, &pages, limits.max_decompressed_bytes);
+        fonts::map_predefined_cmaps(&mut doc, &pages, limits.max_decompressed_bytes);
         for &id in pages.values() {
             flatten_inherited(&mut doc, id);
         }
+        let with_images = images::pages_with_images(&doc, &pages);
+        images::empty_images(&mut doc);
         let mut safe = BTreeMap::new();
         for (&number, &id) in &pages {
             deadline.check()?;
@@ -94,7 +117,7 @@ impl Parser for PdfParser {
         }
 
         let texts = extract(&doc, &pages, &safe, deadline)?;
-        into_document(title, texts)
+        into_document(title, texts, &with_images)
     }
 }
 
@@ -149,35 +172,45 @@ fn extract(
     Ok(texts)
 }
 
+/// The pages with text, and the scanned pages among them as pages without
+/// blocks; pages that could not be read, and blank ones, are left out.
 fn into_document(
     title: Option<String>,
     texts: BTreeMap<u32, Option<String>>,
+    with_images: &BTreeSet<u32>,
 ) -> Result<ParsedDocument, ParseFailure> {
-    let readable = texts.values().filter(|t| t.is_some()).count();
-    if readable == 0 {
+    if texts.values().all(Option::is_none) {
         return Err(ParseFailure::Malformed {
             detail: "no page of the pdf could be read".to_owned(),
         });
     }
-    let visible: usize = texts
-        .values()
-        .flatten()
-        .map(|t| t.chars().filter(|c| !c.is_whitespace()).count())
-        .sum();
-    if visible == 0 || visible < MIN_CHARS_PER_PAGE * readable {
-        return Err(ParseFailure::NeedsOcr);
-    }
-    let pages = texts
-        .into_iter()
-        .filter_map(|(number, text)| {
-            let mut sink = BlockSink::default();
-            push_paragraphs(&mut sink, &text?);
-            (!sink.is_empty()).then(|| ParsedPage {
+    let mut pages = Vec::new();
+    let mut has_text = false;
+    for (number, text) in texts {
+        let Some(text) = text else {
+            continue;
+        };
+        let visible = text.chars().filter(|c| !c.is_whitespace()).count();
+        if visible < OCR_TEXT_CHARS && with_images.contains(&number) {
+            pages.push(ParsedPage {
+                number,
+                blocks: Vec::new(),
+            });
+            continue;
+        }
+        has_text |= visible >= MIN_CHARS_PER_PAGE;
+        let mut sink = BlockSink::default();
+        push_paragraphs(&mut sink, &text);
+        if !sink.is_empty() {
+            pages.push(ParsedPage {
                 number,
                 blocks: sink.into_blocks(),
-            })
-        })
-        .collect();
+            });
+        }
+    }
+    if !has_text {
+        return Err(ParseFailure::NeedsOcr);
+    }
     Ok(ParsedDocument {
         kind: DocKind::Pdf,
         title,
@@ -194,316 +227,6 @@ fn info_title(doc: &Document) -> Option<String> {
     let title = title.replace('\0', "");
     let title = title.trim();
     (!title.is_empty()).then(|| title.to_owned())
-}
-
-/// Deepest nesting searched for font dictionaries inside one object (fonts
-/// sit at most a few levels down: resources, font map, font).
-const MAX_FONT_SEARCH_DEPTH: usize = 8;
-
-/// Code units per `bfrange` block (the CMap format allows at most 100).
-const CMAP_BLOCK: usize = 100;
-
-/// Rewrites Type0 fonts whose encoding is a predefined Unicode CMap
-/// (`UniKS-UCS2-H`, `UniJIS-UTF16-V`, ...: common in Korean, Japanese and
-/// Chinese PDFs with non-embedded fonts) into a form `pdf-extract` reads: it
-/// knows only `Identity-H/V` by name and panics on the rest. The codes are
-/// UTF-16 code units, so `Identity` plus an identity ToUnicode map decodes
-/// them; widths move from CIDs to codes for the ASCII block, which every
-/// Adobe CJK ordering puts at CIDs 1..=95 (the rest keep the default width).
-fn map_unicode_cmaps(doc: &mut Document, pages: &BTreeMap<u32, ObjectId>, max_inflated: u64) {
-    let ids: Vec<ObjectId> = doc.objects.keys().copied().collect();
-    let mut to_unicode = None;
-    for id in ids {
-        // Taken out so a font can be rewritten while its descendant, another
-        // object, is read and changed.
-        let Some(mut object) = doc.objects.remove(&id) else {
-            continue;
-        };
-        visit_fonts(doc, &mut object, &mut to_unicode, 0);
-        doc.objects.insert(id, object);
-    }
-    let Some(id) = to_unicode else {
-        return;
-    };
-    // Only the code units the document uses: `pdf-extract` builds the map
-    // afresh for every page, and a full 63k-entry one costs ~50 ms a page.
-    let cmap = identity_cmap(&used_code_units(doc, pages, max_inflated));
-    if let Ok(Object::Stream(stream)) = doc.get_object_mut(id) {
-        stream.set_plain_content(cmap);
-    }
-}
-
-/// Every 2-byte unit of every string operand in the pages and in form
-/// XObjects (extra units are harmless: the map is the identity).
-fn used_code_units(
-    doc: &Document,
-    pages: &BTreeMap<u32, ObjectId>,
-    max_inflated: u64,
-) -> BTreeSet<u16> {
-    let mut units = BTreeSet::new();
-    let mut add = |content: &[u8]| {
-        let Ok(content) = Content::decode(content) else {
-            return;
-        };
-        for operand in content.operations.iter().flat_map(|op| &op.operands) {
-            let strings = match operand {
-                Object::Array(items) => items.as_slice(),
-                other => std::slice::from_ref(other),
-            };
-            for string in strings {
-                if let Object::String(bytes, _) = string {
-                    units.extend(
-                        bytes
-                            .chunks_exact(2)
-                            .map(|pair| u16::from_be_bytes([pair[0], pair[1]])),
-                    );
-                }
-            }
-        }
-    };
-    for &page_id in pages.values() {
-        let within = doc.get_page_contents(page_id).into_iter().all(|id| {
-            doc.get_object(id)
-                .and_then(Object::as_stream)
-                .is_ok_and(|s| inflates_within(s, max_inflated))
-        });
-        if within && let Ok(content) = doc.get_page_content(page_id) {
-            add(&content);
-        }
-    }
-    for object in doc.objects.values() {
-        if let Ok(stream) = object.as_stream()
-            && is_form(stream)
-            && inflates_within(stream, max_inflated)
-        {
-            add(&stream
-                .decompressed_content()
-                .unwrap_or_else(|_| stream.content.clone()));
-        }
-    }
-    units
-}
-
-/// A ToUnicode CMap mapping each of `units` to itself, in runs (surrogate
-/// halves left out: `pdf-extract` drops them anyway).
-fn identity_cmap(units: &BTreeSet<u16>) -> Vec<u8> {
-    let mut runs: Vec<(u16, u16)> = Vec::new();
-    for &unit in units {
-        if (0xD800..=0xDFFF).contains(&unit) {
-            continue;
-        }
-        match runs.last_mut() {
-            // A run stays within one high byte, as the format asks.
-            Some((first, last))
-                if *last + 1 == unit && first.to_be_bytes()[0] == unit.to_be_bytes()[0] =>
-            {
-                *last = unit;
-            }
-            _ => runs.push((unit, unit)),
-        }
-    }
-    let mut out = String::from(
-        "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n\
-         /CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n\
-         /CMapName /Sillok-UTF16-Identity def\n/CMapType 2 def\n\
-         1 begincodespacerange\n<0000> <FFFF>\nendcodespacerange\n",
-    );
-    for block in runs.chunks(CMAP_BLOCK) {
-        out.push_str(&format!("{} beginbfrange\n", block.len()));
-        for (first, last) in block {
-            out.push_str(&format!("<{first:04X}> <{last:04X}> <{first:04X}>\n"));
-        }
-        out.push_str("endbfrange\n");
-    }
-    out.push_str("endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n");
-    out.into_bytes()
-}
-
-fn visit_fonts(
-    doc: &mut Document,
-    object: &mut Object,
-    to_unicode: &mut Option<ObjectId>,
-    depth: usize,
-) {
-    let dict = match object {
-        Object::Dictionary(dict) => dict,
-        Object::Stream(stream) => &mut stream.dict,
-        Object::Array(items) if depth < MAX_FONT_SEARCH_DEPTH => {
-            for item in items {
-                visit_fonts(doc, item, to_unicode, depth + 1);
-            }
-            return;
-        }
-        _ => return,
-    };
-    if let Some(identity) = unicode_cmap_identity(dict) {
-        remap_font(doc, dict, identity, to_unicode);
-        return;
-    }
-    if depth < MAX_FONT_SEARCH_DEPTH {
-        for (_, value) in dict.iter_mut() {
-            visit_fonts(doc, value, to_unicode, depth + 1);
-        }
-    }
-}
-
-/// `Identity-H` or `Identity-V` for a Type0 font encoded by a UCS-2 or UTF-16
-/// predefined CMap.
-fn unicode_cmap_identity(font: &Dictionary) -> Option<&'static str> {
-    if font.get(b"Subtype").and_then(Object::as_name).ok() != Some(b"Type0") {
-        return None;
-    }
-    let name = font.get(b"Encoding").and_then(Object::as_name).ok()?;
-    let name = std::str::from_utf8(name).ok()?;
-    let unicode = name.starts_with("Uni") && (name.contains("-UCS2-") || name.contains("-UTF16-"));
-    match name.rsplit('-').next() {
-        Some("H") if unicode => Some("Identity-H"),
-        Some("V") if unicode => Some("Identity-V"),
-        _ => None,
-    }
-}
-
-fn remap_font(
-    doc: &mut Document,
-    font: &mut Dictionary,
-    identity: &'static str,
-    to_unicode: &mut Option<ObjectId>,
-) {
-    font.set("Encoding", Object::Name(identity.as_bytes().to_vec()));
-    // A ToUnicode stream maps codes, which `Identity` keeps as CIDs, so an
-    // existing one still applies; a name (or junk) is replaced.
-    let has_map = font
-        .get(b"ToUnicode")
-        .ok()
-        .and_then(|t| doc.dereference(t).ok())
-        .is_some_and(|(_, t)| t.as_stream().is_ok());
-    if !has_map {
-        let id = *to_unicode.get_or_insert_with(|| {
-            // Filled in once every font is seen.
-            doc.add_object(Stream::new(Dictionary::new(), Vec::new()))
-        });
-        font.set("ToUnicode", Object::Reference(id));
-    }
-    // The descendant font: inline or by reference, in an array that may
-    // itself be a reference.
-    let descendant = match font.get_mut(b"DescendantFonts") {
-        Ok(Object::Array(items)) => items.first_mut(),
-        Ok(Object::Reference(id)) => {
-            let id = *id;
-            return remap_descendant_in(doc, id);
-        }
-        _ => None,
-    };
-    match descendant {
-        Some(Object::Dictionary(cid_font)) => {
-            let widths = ascii_widths(doc, cid_font);
-            cid_font.set("W", widths);
-        }
-        Some(Object::Reference(id)) => {
-            let id = *id;
-            remap_descendant(doc, id);
-        }
-        _ => {}
-    }
-}
-
-/// `DescendantFonts` is a reference to an array.
-fn remap_descendant_in(doc: &mut Document, array_id: ObjectId) {
-    let first = match doc.get_object(array_id).and_then(Object::as_array) {
-        Ok(items) => items.first().cloned(),
-        Err(_) => None,
-    };
-    match first {
-        Some(Object::Reference(id)) => remap_descendant(doc, id),
-        Some(Object::Dictionary(_)) => {
-            let widths = match doc.get_object(array_id).and_then(Object::as_array) {
-                Ok(items) => match items.first() {
-                    Some(Object::Dictionary(cid_font)) => ascii_widths(doc, cid_font),
-                    _ => return,
-                },
-                Err(_) => return,
-            };
-            if let Ok(Object::Array(items)) = doc.get_object_mut(array_id)
-                && let Some(Object::Dictionary(cid_font)) = items.first_mut()
-            {
-                cid_font.set("W", widths);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn remap_descendant(doc: &mut Document, id: ObjectId) {
-    let Ok(cid_font) = doc.get_dictionary(id) else {
-        return;
-    };
-    let widths = ascii_widths(doc, cid_font);
-    if let Ok(cid_font) = doc.get_dictionary_mut(id) {
-        cid_font.set("W", widths);
-    }
-}
-
-/// A `W` array giving codes 0x20..=0x7E the widths of CIDs 1..=95 (missing
-/// ones the font's default width), in the one form `pdf-extract` reads right.
-fn ascii_widths(doc: &Document, cid_font: &Dictionary) -> Object {
-    let default = cid_font
-        .get(b"DW")
-        .ok()
-        .and_then(|w| number(doc, w))
-        .unwrap_or(1000.0);
-    let mut widths = [default; 95];
-    let items = cid_font
-        .get(b"W")
-        .ok()
-        .and_then(|w| doc.dereference(w).ok())
-        .and_then(|(_, w)| w.as_array().ok())
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    let mut set = |cid: f32, width: f32| {
-        if cid.fract() == 0.0 && (1.0..=95.0).contains(&cid) {
-            // In range and whole, so the cast is exact.
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let slot = cid as usize - 1;
-            widths[slot] = width;
-        }
-    };
-    let mut i = 0;
-    while let Some(first) = items.get(i).and_then(|c| number(doc, c)) {
-        let next = items
-            .get(i + 1)
-            .and_then(|n| doc.dereference(n).ok())
-            .map(|(_, n)| n);
-        if let Some(Object::Array(list)) = next {
-            for (k, width) in list.iter().enumerate().take(95) {
-                if let Some(width) = number(doc, width) {
-                    set(first + k as f32, width);
-                }
-            }
-            i += 2;
-        } else {
-            let (Some(last), Some(width)) = (
-                items.get(i + 1).and_then(|l| number(doc, l)),
-                items.get(i + 2).and_then(|w| number(doc, w)),
-            ) else {
-                break;
-            };
-            let mut cid = first.max(1.0);
-            while cid <= last.min(95.0) {
-                set(cid, width);
-                cid += 1.0;
-            }
-            i += 3;
-        }
-    }
-    Object::Array(vec![
-        Object::Integer(0x20),
-        Object::Array(widths.iter().map(|&w| Object::Real(w)).collect()),
-    ])
-}
-
-fn number(doc: &Document, object: &Object) -> Option<f32> {
-    let (_, object) = doc.dereference(object).ok()?;
-    object.as_float().ok().filter(|v| v.is_finite())
 }
 
 /// Copies the page's inherited `/Resources` and `/MediaBox` onto the page and
@@ -559,11 +282,18 @@ fn rect(doc: &Document, object: &Object) -> Option<[f32; 4]> {
 /// Whether `pdf-extract` can process the page without unbounded recursion or
 /// a decompression bomb.
 fn page_is_safe(doc: &Document, page_id: ObjectId, max_inflated: u64) -> bool {
+    // `pdf-extract` joins all of a page's content streams in memory.
+    let mut total = 0u64;
     for id in doc.get_page_contents(page_id) {
-        if let Ok(stream) = doc.get_object(id).and_then(Object::as_stream)
-            && !inflates_within(stream, max_inflated)
-        {
-            return false;
+        if let Ok(stream) = doc.get_object(id).and_then(Object::as_stream) {
+            let left = max_inflated.saturating_sub(total);
+            let Some(size) = decode::decoded_size(stream, left) else {
+                return false;
+            };
+            total = total.saturating_add(size.max(stream.content.len() as u64));
+            if total > max_inflated {
+                return false;
+            }
         }
     }
     let Some(resources) = doc
@@ -659,7 +389,7 @@ impl<'a> FormWalk<'a> {
             let id = id.unwrap_or((0, 0));
             if self.expansions > MAX_FORM_EXPANSIONS
                 || self.path.contains(&id)
-                || !inflates_within(stream, self.max_inflated)
+                || !decode::within(stream, self.max_inflated)
             {
                 return false;
             }
@@ -680,24 +410,6 @@ impl<'a> FormWalk<'a> {
             }
         }
         true
-    }
-}
-
-/// Whether a Flate stream inflates to at most `max` bytes, found by inflating
-/// it into nothing (lopdf would inflate it all into memory first).
-fn inflates_within(stream: &Stream, max: u64) -> bool {
-    let flate_only = matches!(stream.filters().as_deref(), Ok([b"FlateDecode"]));
-    if !flate_only {
-        return true;
-    }
-    let decoder = flate2::read::ZlibDecoder::new(stream.content.as_slice());
-    match std::io::copy(
-        &mut decoder.take(max.saturating_add(1)),
-        &mut std::io::sink(),
-    ) {
-        Ok(n) => n <= max,
-        // Corrupt data: lopdf falls back to the raw bytes, which is bounded.
-        Err(_) => true,
     }
 }
 
@@ -1132,7 +844,7 @@ mod tests {
     }
 
     #[test]
-    fn content_stream_bomb_is_skipped() -> TestResult {
+    fn content_stream_bomb_is_refused() -> TestResult {
         let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
         for _ in 0..16 {
             zlib.write_all(&[b' '; 1 << 20])?;
@@ -1155,8 +867,229 @@ mod tests {
             max_decompressed_bytes: 1 << 20,
             ..Limits::default()
         };
-        let doc = PdfParser.parse(&pdf(&objects), &limits)?;
-        assert_eq!(page_texts(&doc), [(1, "Good page one".to_owned())]);
+        assert_eq!(
+            PdfParser.parse(&pdf(&objects), &limits),
+            Err(ParseFailure::LimitExceeded {
+                limit: "max_decompressed_bytes",
+                max: 1 << 20
+            })
+        );
+        Ok(())
+    }
+
+    /// A zlib stream of `mib` MiB of zeros, about 1 KiB per MiB: one
+    /// full-flushed compressed MiB (no back-references past it) repeated,
+    /// then an empty final block. No Adler-32: lopdf tolerates that.
+    fn zlib_zeros(mib: usize) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+        use flate2::{Compress, Compression, FlushCompress};
+        let mut compress = Compress::new(Compression::best(), false);
+        let mut block = Vec::with_capacity(8192);
+        compress.compress_vec(&vec![0; 1 << 20], &mut block, FlushCompress::Full)?;
+        let mut out = vec![0x78, 0xDA];
+        out.extend(block.repeat(mib));
+        out.extend_from_slice(&[0x03, 0x00]);
+        Ok(out)
+    }
+
+    /// One page with `text`, plus `extra` objects numbered from 6.
+    fn one_page_and(text: &str, page_extra: &str, extra: Vec<Vec<u8>>) -> Vec<u8> {
+        let mut objects = vec![
+            obj(CATALOG),
+            obj("<< /Type /Pages /Kids [3 0 R] /Count 1 >>"),
+            obj(&format!(
+                "<< /Type /Page /Parent 2 0 R /Resources << /Font << /F1 5 0 R >> {page_extra} >> /Contents 4 0 R >>"
+            )),
+            text_content(text),
+            obj(FONT),
+        ];
+        objects.extend(extra);
+        pdf(&objects)
+    }
+
+    #[test]
+    fn gigabyte_object_stream_is_refused_before_load() -> TestResult {
+        let bomb = zlib_zeros(1024)?;
+        assert!(bomb.len() < 2 << 20, "bomb is {} bytes", bomb.len());
+        let bytes = one_page_and(
+            "Hello",
+            "",
+            vec![stream(
+                "/Type /ObjStm /N 1 /First 4 /Filter /FlateDecode",
+                &bomb,
+            )],
+        );
+        let started = Instant::now();
+        assert_eq!(
+            parse(&bytes),
+            Err(ParseFailure::LimitExceeded {
+                limit: "max_decompressed_bytes",
+                max: 512 * 1024 * 1024
+            })
+        );
+        assert!(started.elapsed() < Duration::from_secs(20));
+        // The same bomb twice over as a Flate-in-Flate content stream.
+        let nested = {
+            let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+            z.write_all(&bomb)?;
+            z.finish()?
+        };
+        let bytes = one_page_and(
+            "Hello",
+            "",
+            vec![stream("/Filter [/FlateDecode /FlateDecode]", &nested)],
+        );
+        assert!(matches!(
+            parse(&bytes),
+            Err(ParseFailure::LimitExceeded {
+                limit: "max_decompressed_bytes",
+                ..
+            })
+        ));
+        Ok(())
+    }
+
+    #[test]
+    fn image_bombs_are_never_inflated() -> TestResult {
+        // Images are left out of the budget (honest scans are big) and
+        // emptied before pdf-extract would inflate them on `Do`.
+        let image = stream(
+            "/Type /XObject /Subtype /Image /Width 32768 /Height 32768 /ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /FlateDecode",
+            &zlib_zeros(1024)?,
+        );
+        let mut objects = vec![
+            obj(CATALOG),
+            obj("<< /Type /Pages /Kids [3 0 R] /Count 1 >>"),
+            obj(
+                "<< /Type /Page /Parent 2 0 R /Resources << /Font << /F1 5 0 R >> /XObject << /Im0 6 0 R >> >> /Contents 4 0 R >>",
+            ),
+            stream(
+                "",
+                b"q 100 0 0 100 0 0 cm /Im0 Do Q BT /F1 12 Tf 72 700 Td (Text next to a big picture) Tj ET",
+            ),
+            obj(FONT),
+        ];
+        objects.push(image);
+        let started = Instant::now();
+        let doc = parse(&pdf(&objects))?;
+        assert_eq!(
+            page_texts(&doc),
+            [(1, "Text next to a big picture".to_owned())]
+        );
+        assert!(started.elapsed() < Duration::from_secs(10));
+        Ok(())
+    }
+
+    #[test]
+    fn mixed_pdf_indexes_text_pages_and_flags_scans() -> TestResult {
+        let image = stream(
+            "/Type /XObject /Subtype /Image /Width 2 /Height 2 /ColorSpace /DeviceGray /BitsPerComponent 8",
+            &[0, 255, 255, 0],
+        );
+        let page = |contents: u32, xobjects: &str| {
+            obj(&format!(
+                "<< /Type /Page /Parent 2 0 R /Resources << /Font << /F1 5 0 R >> {xobjects} >> /Contents {contents} 0 R >>"
+            ))
+        };
+        let bytes = pdf(&[
+            obj(CATALOG),
+            obj("<< /Type /Pages /Kids [3 0 R 6 0 R 9 0 R 12 0 R] /Count 4 >>"),
+            page(4, ""),
+            text_content("Page one has a text layer"),
+            obj(FONT),
+            // Page 2: a scan with a stamped page number.
+            page(7, "/XObject << /Im0 8 0 R >>"),
+            stream(
+                "",
+                b"q 500 0 0 700 50 50 cm /Im0 Do Q BT /F1 10 Tf 300 20 Td (- 2 -) Tj ET",
+            ),
+            image,
+            // Page 3: the image drawn through a form, and no text at all.
+            page(10, "/XObject << /Fm0 11 0 R >>"),
+            stream("", b"/Fm0 Do"),
+            stream(
+                "/Type /XObject /Subtype /Form /BBox [0 0 1 1] /Resources << /XObject << /Im0 8 0 R >> >>",
+                b"/Im0 Do",
+            ),
+            // Page 4: blank, nothing to read or to recognise.
+            page(13, ""),
+            stream("", b""),
+        ]);
+        let doc = parse(&bytes)?;
+        assert_eq!(
+            page_texts(&doc),
+            [
+                (1, "Page one has a text layer".to_owned()),
+                (2, String::new()),
+                (3, String::new()),
+            ]
+        );
+        assert_eq!(doc.pages_needing_ocr(), [2, 3]);
+        assert!(doc.pages[0].blocks.iter().all(|b| !b.text.is_empty()));
+        // With no text page left, the whole document needs OCR.
+        let scans_only = pdf(&[
+            obj(CATALOG),
+            obj("<< /Type /Pages /Kids [3 0 R] /Count 1 >>"),
+            page(4, "/XObject << /Im0 6 0 R >>"),
+            stream("", b"q 500 0 0 700 50 50 cm /Im0 Do Q"),
+            obj(FONT),
+            stream(
+                "/Type /XObject /Subtype /Image /Width 2 /Height 2 /ColorSpace /DeviceGray /BitsPerComponent 8",
+                &[0, 255, 255, 0],
+            ),
+        ]);
+        assert_eq!(parse(&scans_only), Err(ParseFailure::NeedsOcr));
+        Ok(())
+    }
+
+    /// A literal string operand holding `bytes`.
+    fn literal(bytes: &[u8]) -> Vec<u8> {
+        let mut out = vec![b'('];
+        for &b in bytes {
+            if matches!(b, b'(' | b')' | b'\\') {
+                out.push(b'\\');
+            }
+            out.push(b);
+        }
+        out.push(b')');
+        out
+    }
+
+    #[test]
+    fn korean_legacy_cmap_fonts_read() -> TestResult {
+        let (line1, _, _) = encoding_rs::EUC_KR.encode("고혈압 환자 BP 150/95 mmHg");
+        let (line2, _, _) = encoding_rs::EUC_KR.encode("똠방각하 (UHC 확장 한글)");
+        let mut content = b"BT /F1 12 Tf 72 700 Td ".to_vec();
+        content.extend(literal(&line1));
+        content.extend_from_slice(b" Tj 0 -20 Td [");
+        content.extend(literal(&line2));
+        content.extend_from_slice(b"] TJ ET");
+        for encoding in ["KSCms-UHC-H", "KSC-EUC-H", "KSCpc-EUC-H", "KSCms-UHC-HW-V"] {
+            let bytes = pdf(&[
+                obj(CATALOG),
+                obj("<< /Type /Pages /Kids [3 0 R] /Count 1 >>"),
+                obj(&format!(
+                    "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] {RESOURCES} /Contents 4 0 R >>"
+                )),
+                stream("", &content),
+                obj(&format!(
+                    "<< /Type /Font /Subtype /Type0 /BaseFont /HYGoThic-Medium /Encoding /{encoding} /DescendantFonts [6 0 R] >>"
+                )),
+                obj(
+                    "<< /Type /Font /Subtype /CIDFontType0 /BaseFont /HYGoThic-Medium /CIDSystemInfo << /Registry (Adobe) /Ordering (Korea1) /Supplement 1 >> /FontDescriptor 7 0 R /DW 1000 /W [1 95 500] >>",
+                ),
+                obj(
+                    "<< /Type /FontDescriptor /FontName /HYGoThic-Medium /Flags 6 /FontBBox [-6 -145 1003 880] /ItalicAngle 0 /Ascent 880 /Descent -120 /CapHeight 880 /StemV 93 >>",
+                ),
+            ]);
+            // All names decode as CP949 (a superset of EUC-KR): what writers
+            // put behind them in practice.
+            let expected = "고혈압 환자 BP 150/95 mmHg\n똠방각하 (UHC 확장 한글)";
+            assert_eq!(
+                page_texts(&parse(&bytes)?),
+                [(1, expected.to_owned())],
+                "{encoding}"
+            );
+        }
         Ok(())
     }
 

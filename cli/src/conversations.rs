@@ -1,0 +1,198 @@
+//! `sillok chat` and `sillok conversations …`.
+
+use std::io::BufRead;
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+use sillok_core::Sillok;
+use sillok_core::answer::{AnswerStatus, AskRequest};
+use sillok_core::conversations::ConversationId;
+use sillok_core::models::{CancelToken, Generator};
+
+use crate::ask::{answer_model, ask_streaming, print_answer};
+use crate::{CmdResult, EngineArgs, Failure};
+
+/// Earlier turns read for a follow-up.
+const HISTORY_TURNS: usize = 4;
+
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// Continue this conversation (default: a new one).
+    #[arg(long)]
+    conversation: Option<i64>,
+    /// Collections to search (repeatable).
+    #[arg(long, short)]
+    collection: Vec<String>,
+    /// Domain profile.
+    #[arg(long, short)]
+    profile: Option<String>,
+    /// Most tokens per answer.
+    #[arg(long, default_value_t = 256)]
+    max_tokens: u32,
+    /// Show the evidence only; do not load a model.
+    #[arg(long)]
+    no_model: bool,
+    /// JSON events instead of text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+/// One question per line from standard input; follow-ups see earlier turns.
+/// Every turn is saved. An empty line or end of input ends the chat.
+pub fn chat(sillok: &Sillok, args: &ChatArgs) -> CmdResult {
+    let (generator, notice) =
+        answer_model(sillok, &args.engine, args.profile.as_deref(), args.no_model)?;
+    if let Some(notice) = &notice {
+        eprintln!("note: {notice}");
+    }
+    let mut store = sillok.conversations()?;
+    let mut conversation = args.conversation.map(ConversationId);
+    let cancel = CancelToken::default();
+    let on_interrupt = cancel.clone();
+    ctrlc::set_handler(move || on_interrupt.cancel()).map_err(|e| {
+        Failure::Internal(anyhow::anyhow!("cannot install the Ctrl-C handler: {e}"))
+    })?;
+    if !args.json {
+        eprintln!("Ask a question (an empty line ends the chat).");
+    }
+    for line in std::io::stdin().lock().lines() {
+        let question = line.map_err(|e| Failure::Internal(e.into()))?;
+        if question.trim().is_empty() {
+            break;
+        }
+        let mut request = AskRequest::new(question);
+        request.collections = args.collection.clone();
+        request.profile = args.profile.clone();
+        request.max_tokens = args.max_tokens;
+        if let Some(id) = conversation {
+            request.history = store
+                .history(id, HISTORY_TURNS)
+                .map_err(sillok_core::Error::from)?;
+        }
+        let answer = match ask_streaming(
+            sillok,
+            generator.as_ref().map(|g| g as &dyn Generator),
+            &request,
+            &cancel,
+            args.json,
+        ) {
+            Ok(answer) => answer,
+            // A bad question ends that turn, not the chat.
+            Err(Failure::User(e)) => {
+                eprintln!("error: {e:#}");
+                continue;
+            }
+            Err(other) => return Err(other),
+        };
+        print_answer(&answer, args.json);
+        let id = sillok.save_turn(
+            &mut store,
+            conversation,
+            args.profile.as_deref(),
+            &args.collection,
+            &answer,
+        )?;
+        conversation = Some(id);
+        if answer.status == AnswerStatus::Cancelled {
+            return Err(Failure::Cancelled);
+        }
+    }
+    if let Some(id) = conversation {
+        if args.json {
+            println!("{}", json!({ "event": "conversation", "id": id.0 }));
+        } else {
+            eprintln!("saved as conversation {id}");
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConversationsCommand {
+    /// List conversations, most recent first.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a conversation's turns.
+    Show {
+        /// Conversation id.
+        id: i64,
+    },
+    /// Export a conversation to Markdown with its sources and provenance.
+    Export {
+        /// Conversation id.
+        id: i64,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Rename a conversation.
+    Rename {
+        /// Conversation id.
+        id: i64,
+        /// New title.
+        title: String,
+    },
+    /// Delete a conversation.
+    Delete {
+        /// Conversation id.
+        id: i64,
+    },
+}
+
+pub fn conversations(sillok: &Sillok, cmd: ConversationsCommand) -> CmdResult {
+    let core = |e| Failure::from(sillok_core::Error::from(e));
+    let mut store = sillok.conversations()?;
+    match cmd {
+        ConversationsCommand::List { json: as_json } => {
+            let list = store.list().map_err(core)?;
+            if as_json {
+                let items: Vec<_> = list
+                    .iter()
+                    .map(|c| json!({ "id": c.id.0, "title": c.title, "turns": c.turns, "created_at": c.created_at, "updated_at": c.updated_at }))
+                    .collect();
+                println!("{}", serde_json::Value::Array(items));
+            } else {
+                for c in list {
+                    println!("{:>5}  {:>3} turns  {}", c.id.0, c.turns, c.title);
+                }
+            }
+        }
+        ConversationsCommand::Show { id } => {
+            let conversation = store
+                .get(ConversationId(id))
+                .map_err(core)?
+                .ok_or_else(|| Failure::User(anyhow::anyhow!("no conversation {id}")))?;
+            println!("# {}", conversation.summary.title);
+            for turn in &conversation.turns {
+                println!("\nQ{}: {}", turn.ordinal, turn.content.question);
+                println!("[{}] {}", turn.content.status.as_str(), turn.content.answer);
+                for c in &turn.content.citations {
+                    println!("  [{}] {}:{}", c.number, c.path, c.page);
+                }
+            }
+        }
+        ConversationsCommand::Export { id, output } => {
+            let markdown = store.export_markdown(ConversationId(id)).map_err(core)?;
+            match output {
+                Some(path) => std::fs::write(&path, markdown).map_err(|e| {
+                    Failure::User(
+                        anyhow::Error::new(e).context(format!("cannot write {}", path.display())),
+                    )
+                })?,
+                None => print!("{markdown}"),
+            }
+        }
+        ConversationsCommand::Rename { id, title } => {
+            store.rename(ConversationId(id), &title).map_err(core)?;
+        }
+        ConversationsCommand::Delete { id } => {
+            store.delete(ConversationId(id)).map_err(core)?;
+        }
+    }
+    Ok(())
+}

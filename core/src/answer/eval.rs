@@ -1,0 +1,323 @@
+//! `sillok eval answers`: grounded answering measured on a BEIR-layout set.
+//!
+//! The corpus goes into a throwaway library as three collections: all of it,
+//! and two that each lack the gold passages of half the questions. Every
+//! question is asked against `all` (answerable) and against the collection
+//! that lacks its passages (unanswerable: the right result is "not found").
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use sillok_index::{IngestSettings, Library, TokenCounter};
+use sillok_models::{CancelToken, Generator};
+
+use super::verify::{Flag, Support};
+use super::{AnswerStatus, AskRequest};
+use crate::{DataDir, Error, Result, Sillok};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct AnswerEvalConfig {
+    /// At most this many questions (those with judgements, in file order).
+    pub limit: Option<usize>,
+    /// Most tokens per answer.
+    pub max_tokens: u32,
+    /// Domain profile.
+    pub profile: Option<String>,
+}
+
+/// The figures.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AnswerEvalReport {
+    /// Model used (none: evidence only).
+    pub model: Option<String>,
+    /// Questions asked (each twice).
+    pub questions: usize,
+    /// Answerable questions answered (not "not found").
+    pub answer_rate: f64,
+    /// Answerable questions whose gold passage was among the sources.
+    pub gold_retrieved: f64,
+    /// Answerable questions whose gold passage the model's answer cites.
+    pub gold_cited_by_model: f64,
+    /// … or the answer or its verbatim evidence quotes cite.
+    pub gold_cited: f64,
+    /// Unanswerable questions answered "not found".
+    pub abstention_rate: f64,
+    /// Citations in the shown answers that resolve to a source span (after sanitising).
+    pub citation_validity: f64,
+    /// Markers the model wrote that pointed nowhere (removed and flagged), per answer.
+    pub invalid_markers_per_answer: f64,
+    /// Answer sentences not supported by their citations (flagged).
+    pub flagged_sentence_rate: f64,
+    /// Mean time per answerable question.
+    pub mean_answer_time: Duration,
+}
+
+struct Question {
+    text: String,
+    gold: HashSet<String>,
+}
+
+/// Runs the evaluation in `<data>/tmp/`, removed afterwards.
+///
+/// # Errors
+///
+/// Unreadable set, missing tokenizer, index or engine failures.
+pub fn eval_answers(
+    sillok: &Sillok,
+    set_dir: &Path,
+    generator: Option<&dyn Generator>,
+    config: &AnswerEvalConfig,
+) -> Result<AnswerEvalReport> {
+    let work = sillok
+        .data_dir()
+        .root()
+        .join("tmp")
+        .join(format!("eval-answers-{}", std::process::id()));
+    let fail = |source| Error::DataDir {
+        path: work.clone(),
+        source,
+    };
+    match std::fs::remove_dir_all(&work) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(fail(e)),
+        _ => {}
+    }
+    let counter = TokenCounter::from_file(&sillok.chunk_tokenizer_path()?)?;
+    let result = run(
+        &work,
+        sillok.data_dir().root(),
+        set_dir,
+        counter,
+        generator,
+        config,
+    );
+    std::fs::remove_dir_all(&work).map_err(fail)?;
+    result
+}
+
+fn bad_set(path: &Path, reason: impl std::fmt::Display) -> Error {
+    Error::EvalSet {
+        path: path.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+fn read_lines(path: &Path) -> Result<Vec<serde_json::Value>> {
+    let text = std::fs::read_to_string(path).map_err(|e| bad_set(path, e))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).map_err(|e| bad_set(path, e)))
+        .collect()
+}
+
+fn file_stem_for(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn run(
+    work: &Path,
+    user_data: &Path,
+    set_dir: &Path,
+    counter: TokenCounter,
+    generator: Option<&dyn Generator>,
+    config: &AnswerEvalConfig,
+) -> Result<AnswerEvalReport> {
+    // Questions with judgements.
+    let qrels_path = set_dir.join("qrels/test.tsv");
+    let qrels_text = std::fs::read_to_string(&qrels_path).map_err(|e| bad_set(&qrels_path, e))?;
+    let mut gold: HashMap<String, HashSet<String>> = HashMap::new();
+    for line in qrels_text.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        if let [q, d, score, ..] = cols.as_slice()
+            && score.trim().parse::<f64>().unwrap_or(0.0) > 0.0
+        {
+            gold.entry((*q).to_owned())
+                .or_default()
+                .insert((*d).to_owned());
+        }
+    }
+    let mut questions = Vec::new();
+    for q in read_lines(&set_dir.join("queries.jsonl"))? {
+        let id = q["_id"].as_str().unwrap_or_default();
+        if let Some(g) = gold.get(id) {
+            questions.push(Question {
+                text: q["text"].as_str().unwrap_or_default().to_owned(),
+                gold: g.clone(),
+            });
+        }
+        if config.limit.is_some_and(|n| questions.len() >= n) {
+            break;
+        }
+    }
+    let held_out = |half: usize| -> HashSet<String> {
+        questions
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 2 == half)
+            .flat_map(|(_, q)| q.gold.iter().cloned())
+            .collect()
+    };
+    let lacking = [held_out(0), held_out(1)];
+
+    // The corpus as files in three collections.
+    let mut stem_to_id = HashMap::new();
+    let folders = ["all", "minus-a", "minus-b"].map(|c| work.join("docs").join(c));
+    for folder in &folders {
+        std::fs::create_dir_all(folder).map_err(|e| bad_set(folder, e))?;
+    }
+    for doc in read_lines(&set_dir.join("corpus.jsonl"))? {
+        let id = doc["_id"].as_str().unwrap_or_default().to_owned();
+        let body = format!(
+            "{}\n\n{}",
+            doc["title"].as_str().unwrap_or_default(),
+            doc["text"].as_str().unwrap_or_default()
+        );
+        let stem = file_stem_for(&id);
+        for (i, folder) in folders.iter().enumerate() {
+            if i > 0 && lacking[i - 1].contains(&id) {
+                continue;
+            }
+            let path = folder.join(format!("{stem}.txt"));
+            std::fs::write(&path, &body).map_err(|e| bad_set(&path, e))?;
+        }
+        stem_to_id.insert(stem, id);
+    }
+    let data = DataDir::at(work.join("data"));
+    let sillok = Sillok::open(data)?;
+    // The user's own profiles apply to the throwaway library too.
+    let profiles = user_data.join(crate::profile::PROFILES_FILE);
+    if profiles.is_file() {
+        let to = sillok.data_dir().root().join(crate::profile::PROFILES_FILE);
+        std::fs::copy(&profiles, &to).map_err(|e| bad_set(&profiles, e))?;
+    }
+    {
+        let library = Library::open(&sillok.library_dir())?;
+        let mut writer = library.writer(counter, IngestSettings::default())?;
+        for (name, folder) in ["all", "minus-a", "minus-b"].iter().zip(&folders) {
+            writer.ingest(name, std::slice::from_ref(folder), &mut |_| {})?;
+        }
+    }
+    let doc_id = |path: &str| -> Option<String> {
+        let stem = Path::new(path).file_stem()?.to_str()?;
+        stem_to_id.get(stem).cloned()
+    };
+
+    let mut report = AnswerEvalReport {
+        model: generator.map(|g| g.name().to_owned()),
+        questions: questions.len(),
+        ..AnswerEvalReport::default()
+    };
+    let (mut answered, mut retrieved, mut cited_model, mut cited_any, mut abstained) =
+        (0, 0, 0, 0, 0);
+    let (mut markers_invalid, mut sentences, mut flagged) = (0usize, 0usize, 0usize);
+    let (mut citations, mut valid_citations) = (0usize, 0usize);
+    let mut answer_time = Duration::ZERO;
+    let cancel = CancelToken::default();
+    for (i, q) in questions.iter().enumerate() {
+        let mut request = AskRequest::new(q.text.clone());
+        request.max_tokens = config.max_tokens;
+        request.profile = config.profile.clone();
+        request.collections = vec!["all".to_owned()];
+        let started = Instant::now();
+        let answer = sillok.ask(generator, &request, &cancel, &mut |_| {})?;
+        answer_time += started.elapsed();
+        let is_gold = |number: &usize| {
+            answer
+                .sources
+                .iter()
+                .find(|s| s.number == *number)
+                .and_then(|s| doc_id(&s.path))
+                .is_some_and(|id| q.gold.contains(&id))
+        };
+        if answer.status != AnswerStatus::NotFound {
+            answered += 1;
+        }
+        if answer
+            .sources
+            .iter()
+            .filter_map(|s| doc_id(&s.path))
+            .any(|id| q.gold.contains(&id))
+        {
+            retrieved += 1;
+        }
+        if answer.cited.iter().any(is_gold) {
+            cited_model += 1;
+        }
+        if answer
+            .cited
+            .iter()
+            .chain(answer.quotes.iter().map(|x| &x.source))
+            .any(is_gold)
+        {
+            cited_any += 1;
+        }
+        // A citation is valid when it names a source with a real span, and a
+        // quote when it occurs verbatim in the source it names.
+        for number in &answer.cited {
+            citations += 1;
+            if answer
+                .sources
+                .iter()
+                .any(|s| s.number == *number && !s.span.is_empty() && !s.text.is_empty())
+            {
+                valid_citations += 1;
+            }
+        }
+        for quote in &answer.quotes {
+            citations += 1;
+            if answer
+                .sources
+                .iter()
+                .any(|s| s.number == quote.source && s.text.contains(&quote.text))
+            {
+                valid_citations += 1;
+            }
+        }
+        markers_invalid += answer
+            .flags
+            .iter()
+            .filter(|f| matches!(f, Flag::UnknownSource { .. } | Flag::MalformedMarker { .. }))
+            .count();
+        sentences += answer.sentences.len();
+        flagged += answer
+            .sentences
+            .iter()
+            .filter(|s| matches!(s.support, Support::Unsupported | Support::Uncited))
+            .count();
+
+        request.collections = vec![if i % 2 == 0 { "minus-a" } else { "minus-b" }.to_owned()];
+        let without = sillok.ask(generator, &request, &cancel, &mut |_| {})?;
+        if without.status == AnswerStatus::NotFound {
+            abstained += 1;
+        }
+    }
+    let n = questions.len().max(1) as f64;
+    report.answer_rate = f64::from(answered) / n;
+    report.gold_retrieved = f64::from(retrieved) / n;
+    report.gold_cited_by_model = f64::from(cited_model) / n;
+    report.gold_cited = f64::from(cited_any) / n;
+    report.abstention_rate = f64::from(abstained) / n;
+    report.citation_validity = if citations == 0 {
+        1.0
+    } else {
+        valid_citations as f64 / citations as f64
+    };
+    report.invalid_markers_per_answer = markers_invalid as f64 / n;
+    report.flagged_sentence_rate = if sentences == 0 {
+        0.0
+    } else {
+        flagged as f64 / sentences as f64
+    };
+    report.mean_answer_time = answer_time / u32::try_from(questions.len().max(1)).unwrap_or(1);
+    Ok(report)
+}

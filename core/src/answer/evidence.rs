@@ -1,0 +1,251 @@
+//! Evidence: search results turned into numbered sources (overlaps removed,
+//! neighbouring chunks of a page merged, best first), the gate that decides
+//! whether the evidence answers the question at all, and verbatim quotes.
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use serde::Serialize;
+use sillok_index::Hit;
+
+use super::terms::{content_terms, coverage};
+
+/// One numbered source given to the model and shown to the user.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Source {
+    /// `[n]` in the answer (1-based).
+    pub number: usize,
+    /// `collection:content-hash` of the document.
+    pub doc_key: String,
+    /// Collection.
+    pub collection: String,
+    /// File path.
+    pub path: String,
+    /// Title.
+    pub title: String,
+    /// Enclosing headings.
+    pub headings: String,
+    /// Page (1-based).
+    pub page: u32,
+    /// Character span in the page text.
+    pub span: Range<usize>,
+    /// First chunk number (merged neighbours follow it).
+    pub chunk_index: u64,
+    /// Best BM25 score among its chunks.
+    pub score: f32,
+    /// Share of the question's terms it contains.
+    pub coverage: f32,
+    /// The text.
+    pub text: String,
+}
+
+/// A verbatim sentence from a source that bears on the question.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Quote {
+    /// The source it is from.
+    pub source: usize,
+    /// The sentence, exactly as in the source.
+    pub text: String,
+}
+
+/// Merges hits into sources: a chunk adjacent to one already taken from the
+/// same document page is appended to it; overlapping spans are dropped.
+pub fn merge_hits(hits: &[Hit], question_terms: &HashSet<String>, max: usize) -> Vec<Source> {
+    let mut sources: Vec<Source> = Vec::new();
+    let mut seen: HashSet<(String, u64)> = HashSet::new();
+    for hit in hits {
+        if !seen.insert((hit.doc_key.clone(), hit.chunk_index)) {
+            continue;
+        }
+        let neighbour = sources.iter_mut().find(|s| {
+            s.doc_key == hit.doc_key
+                && s.page == hit.page
+                && (hit.span.start <= s.span.end && s.span.start <= hit.span.end
+                    || hit.chunk_index + 1 == s.chunk_index
+                    || s.chunk_index + 1 == hit.chunk_index)
+        });
+        if let Some(source) = neighbour {
+            absorb(source, hit);
+            continue;
+        }
+        if sources.len() >= max {
+            continue;
+        }
+        sources.push(Source {
+            number: sources.len() + 1,
+            doc_key: hit.doc_key.clone(),
+            collection: hit.collection.clone(),
+            path: hit.path.clone(),
+            title: hit.title.clone(),
+            headings: hit.headings.clone(),
+            page: hit.page,
+            span: hit.span.clone(),
+            chunk_index: hit.chunk_index,
+            score: hit.score,
+            coverage: 0.0,
+            text: hit.text.clone(),
+        });
+    }
+    for source in &mut sources {
+        source.coverage = coverage(question_terms, &content_terms(&source.text));
+    }
+    sources
+}
+
+/// Adds a neighbouring or overlapping chunk to a source, in page order, without
+/// repeating the overlap (chunks overlap by design).
+fn absorb(source: &mut Source, hit: &Hit) {
+    source.score = source.score.max(hit.score);
+    if hit.span.start >= source.span.start && hit.span.end <= source.span.end {
+        return;
+    }
+    let (first, second, first_span) = if hit.span.start < source.span.start {
+        (hit.text.clone(), source.text.clone(), hit.span.clone())
+    } else {
+        (source.text.clone(), hit.text.clone(), source.span.clone())
+    };
+    let overlap_chars = first_span
+        .end
+        .saturating_sub(if hit.span.start < source.span.start {
+            source.span.start
+        } else {
+            hit.span.start
+        });
+    let tail: String = second.chars().skip(overlap_chars).collect();
+    source.text = if overlap_chars > 0 {
+        format!("{first}{tail}")
+    } else {
+        format!("{first}\n{tail}")
+    };
+    source.span = source.span.start.min(hit.span.start)..source.span.end.max(hit.span.end);
+    source.chunk_index = source.chunk_index.min(hit.chunk_index);
+}
+
+/// Sentences of `text` (Korean and English ends, line breaks).
+pub fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    for (i, &(at, c)) in chars.iter().enumerate() {
+        let next = chars.get(i + 1).map(|&(_, n)| n);
+        let end = match c {
+            '\n' => true,
+            '.' | '?' | '!' | '。' => next.is_none_or(char::is_whitespace),
+            _ => false,
+        };
+        if end {
+            let piece = text[start..at + c.len_utf8()].trim();
+            if !piece.is_empty() {
+                out.push(piece);
+            }
+            start = at + c.len_utf8();
+        }
+    }
+    let rest = text[start..].trim();
+    if !rest.is_empty() {
+        out.push(rest);
+    }
+    out
+}
+
+/// Up to `max` verbatim sentences from the sources that share most terms
+/// with the question (best first, at most two per source).
+pub fn quotes(sources: &[Source], question_terms: &HashSet<String>, max: usize) -> Vec<Quote> {
+    let mut scored: Vec<(f32, usize, usize, &str)> = Vec::new();
+    for source in sources {
+        for (i, sentence) in sentences(&source.text).into_iter().enumerate() {
+            if sentence.chars().count() < 8 {
+                continue;
+            }
+            let c = coverage(question_terms, &content_terms(sentence));
+            if c > 0.0 {
+                scored.push((c, source.number, i, sentence));
+            }
+        }
+    }
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let mut per_source = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for (_, number, _, sentence) in scored {
+        let taken = per_source.entry(number).or_insert(0);
+        if *taken >= 2 {
+            continue;
+        }
+        *taken += 1;
+        out.push(Quote {
+            source: number,
+            text: sentence.to_owned(),
+        });
+        if out.len() >= max {
+            break;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(doc: &str, page: u32, chunk: u64, span: Range<usize>, text: &str, score: f32) -> Hit {
+        Hit {
+            score,
+            collection: "c".into(),
+            doc_key: doc.into(),
+            content_hash: doc.into(),
+            path: format!("/d/{doc}.txt"),
+            title: doc.into(),
+            headings: String::new(),
+            page,
+            span,
+            chunk_index: chunk,
+            doc_type: "text".into(),
+            language: "en".into(),
+            text: text.into(),
+            snippet: String::new(),
+            highlights: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn neighbours_merge_without_repeating_the_overlap_and_duplicates_drop() {
+        let q = content_terms("amlodipine dose");
+        let hits = [
+            hit("a", 1, 1, 10..30, "0123456789abcdefghij", 5.0),
+            hit("a", 1, 0, 0..15, "000000000001234", 4.0),
+            hit("a", 1, 1, 10..30, "0123456789abcdefghij", 3.0),
+            hit("b", 2, 0, 0..20, "amlodipine dose 5 mg", 2.0),
+        ];
+        let sources = merge_hits(&hits, &q, 5);
+        assert_eq!(sources.len(), 2);
+        assert_eq!(sources[0].span, 0..30);
+        assert_eq!(sources[0].text, "00000000000123456789abcdefghij");
+        assert_eq!(sources[0].chunk_index, 0);
+        assert_eq!(sources[1].number, 2);
+        assert!((sources[1].coverage - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn quotes_are_verbatim_sentences_that_bear_on_the_question() {
+        let q = content_terms("목표 혈압은 얼마인가요?");
+        let sources = merge_hits(
+            &[hit(
+                "a",
+                1,
+                0,
+                0..60,
+                "환자는 잘 지냈다. 목표 혈압은 130/80 mmHg 미만이다. 식사는 양호.",
+                1.0,
+            )],
+            &q,
+            3,
+        );
+        let quotes = quotes(&sources, &q, 3);
+        assert_eq!(quotes[0].text, "목표 혈압은 130/80 mmHg 미만이다.");
+        assert!(sources[0].text.contains(&quotes[0].text));
+        assert_eq!(
+            sentences("Give 5.5 mg daily. Stop if rash."),
+            ["Give 5.5 mg daily.", "Stop if rash."]
+        );
+    }
+}

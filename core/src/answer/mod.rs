@@ -1,0 +1,397 @@
+//! Grounded answers: question → evidence → answer → verified citations.
+//!
+//! The model is only asked when the evidence gate passes; every `[n]` in
+//! its answer is resolved to a source with document, page and span, and every
+//! sentence is checked against the sources it cites (see [`verify`]).
+
+pub mod eval;
+pub mod evidence;
+pub mod prompt;
+pub mod terms;
+pub mod verify;
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use sillok_index::SearchRequest;
+use sillok_models::{CancelToken, GenerationRequest, Generator, StopReason};
+
+pub use evidence::{Quote, Source};
+
+use crate::profile::{self, Profile};
+use crate::{Error, Result, Sillok};
+
+/// Search hits fetched per query before merging.
+const HITS_PER_QUERY: usize = 20;
+/// Near misses reported with a "not found".
+const NEAR_MISSES: usize = 3;
+/// Verbatim evidence sentences shown with an answer.
+const QUOTES: usize = 3;
+
+/// A question.
+#[derive(Debug, Clone)]
+pub struct AskRequest {
+    /// The question, Korean, English or mixed.
+    pub question: String,
+    /// Collections to search (the profile's, else all, when empty).
+    pub collections: Vec<String>,
+    /// Domain profile (the default one when `None`).
+    pub profile: Option<String>,
+    /// Earlier turns of the conversation, oldest first: (question, answer).
+    pub history: Vec<(String, String)>,
+    /// Most tokens of answer.
+    pub max_tokens: u32,
+    /// Most sources given to the model.
+    pub max_sources: usize,
+}
+
+impl AskRequest {
+    /// A question with default settings.
+    pub fn new(question: impl Into<String>) -> Self {
+        AskRequest {
+            question: question.into(),
+            collections: Vec::new(),
+            profile: None,
+            history: Vec::new(),
+            max_tokens: 256,
+            max_sources: 5,
+        }
+    }
+}
+
+/// How a question ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AnswerStatus {
+    /// The model answered from the sources.
+    Answered,
+    /// The documents do not hold the answer; the model was not asked.
+    NotFound,
+    /// No model (or it failed to load): the evidence alone.
+    EvidenceOnly,
+    /// Cancelled; the text is partial.
+    Cancelled,
+}
+
+impl AnswerStatus {
+    /// Short machine name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnswerStatus::Answered => "answered",
+            AnswerStatus::NotFound => "not-found",
+            AnswerStatus::EvidenceOnly => "evidence-only",
+            AnswerStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// A source that nearly qualified.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NearMiss {
+    /// File path.
+    pub path: String,
+    /// Page.
+    pub page: u32,
+    /// Share of the question's terms it holds.
+    pub coverage: f32,
+    /// Its opening words.
+    pub excerpt: String,
+}
+
+/// What was searched, so a "not found" can be trusted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Receipts {
+    /// Queries run.
+    pub queries: Vec<String>,
+    /// Collections searched (empty: all).
+    pub collections: Vec<String>,
+    /// Chunks in the index searched.
+    pub chunks_searched: u64,
+    /// Distinct documents among the hits.
+    pub documents_matched: usize,
+    /// Best evidence coverage of the question's terms.
+    pub best_coverage: f32,
+    /// The profile's threshold.
+    pub threshold: f32,
+    /// Best sources that did not qualify (for "not found").
+    pub near_misses: Vec<NearMiss>,
+}
+
+/// Where the time went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct AnswerTimings {
+    /// Searching and merging.
+    pub retrieval: Duration,
+    /// Building and counting the prompt.
+    pub prompt_build: Duration,
+    /// Model prefill.
+    pub prefill: Duration,
+    /// From the question to the first answer text.
+    pub first_token: Option<Duration>,
+    /// Model decode.
+    pub decode: Duration,
+    /// Everything.
+    pub total: Duration,
+}
+
+/// The model that answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelId {
+    /// Catalogue name.
+    pub name: String,
+    /// SHA-256 of its file.
+    pub sha256: String,
+}
+
+/// A grounded answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Answer {
+    /// The question as asked (capped).
+    pub question: String,
+    /// `ko` or `en`: the answer's language.
+    pub language: &'static str,
+    /// How it ended.
+    pub status: AnswerStatus,
+    /// The answer shown (sanitised; empty without a model).
+    pub text: String,
+    /// Per-sentence support checks of `text`.
+    pub sentences: Vec<verify::SentenceCheck>,
+    /// The sources given to the model, numbered.
+    pub sources: Vec<Source>,
+    /// Source numbers the answer cites.
+    pub cited: Vec<usize>,
+    /// Verbatim evidence sentences (quote-first).
+    pub quotes: Vec<Quote>,
+    /// Problems found (unsupported sentences, bad citations, contradictions).
+    pub flags: Vec<verify::Flag>,
+    /// Notices for the user (question shortened, no model installed …).
+    pub notices: Vec<String>,
+    /// What was searched.
+    pub receipts: Receipts,
+    /// The model, when one answered.
+    pub model: Option<ModelId>,
+    /// Why generation stopped.
+    pub stop: Option<StopReason>,
+    /// Prompt tokens.
+    pub prompt_tokens: usize,
+    /// Generated tokens.
+    pub generated_tokens: usize,
+    /// Timings.
+    pub timings: AnswerTimings,
+}
+
+/// What an answer in progress reports.
+#[derive(Debug)]
+pub enum AnswerEvent<'a> {
+    /// The evidence, before the model starts.
+    Evidence {
+        /// Numbered sources.
+        sources: &'a [Source],
+        /// Verbatim evidence sentences.
+        quotes: &'a [Quote],
+    },
+    /// A piece of answer text.
+    Text(&'a str),
+}
+
+impl Sillok {
+    /// Answers `request` from the library. Without `generator` the result is
+    /// the evidence alone ([`AnswerStatus::EvidenceOnly`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::EmptyQuestion`], unknown profile or collection, index or
+    /// engine failures. "Not found" is a result, not an error.
+    pub fn ask(
+        &self,
+        generator: Option<&dyn Generator>,
+        request: &AskRequest,
+        cancel: &CancelToken,
+        on: &mut dyn FnMut(AnswerEvent<'_>),
+    ) -> Result<Answer> {
+        let started = Instant::now();
+        let _interactive = self.foreground();
+        let (question, capped) = terms::cap_question(&request.question);
+        if question.is_empty() {
+            return Err(Error::EmptyQuestion);
+        }
+        let profile = profile::find(self.data_dir().root(), request.profile.as_deref())?;
+        let collections = self.collections_for(request, &profile)?;
+        let language = match profile.answer_language.as_deref() {
+            Some("ko") => "ko",
+            Some("en") => "en",
+            _ => terms::language(&question),
+        };
+        let mut answer = Answer {
+            question: question.clone(),
+            language,
+            status: AnswerStatus::NotFound,
+            text: String::new(),
+            sentences: Vec::new(),
+            sources: Vec::new(),
+            cited: Vec::new(),
+            quotes: Vec::new(),
+            flags: Vec::new(),
+            notices: Vec::new(),
+            receipts: Receipts {
+                collections: collections.clone(),
+                threshold: profile.min_coverage,
+                ..Receipts::default()
+            },
+            model: None,
+            stop: None,
+            prompt_tokens: 0,
+            generated_tokens: 0,
+            timings: AnswerTimings::default(),
+        };
+        if capped {
+            answer.notices.push(format!(
+                "the question was shortened to its first {} characters",
+                terms::MAX_QUESTION_CHARS
+            ));
+        }
+
+        // Retrieval: the question, and for a follow-up the question read with the previous one.
+        let mut queries = vec![question.clone()];
+        if let Some((previous, _)) = request.history.last()
+            && terms::is_follow_up(&question)
+        {
+            queries.push(format!("{previous} {question}"));
+        }
+        let question_terms = terms::content_terms(queries.last().map_or(&question, |q| q));
+        let library = self.library()?;
+        let mut hits = Vec::new();
+        for query in &queries {
+            let results = library.search(&SearchRequest {
+                query: query.clone(),
+                collections: collections.clone(),
+                limit: HITS_PER_QUERY,
+                ..SearchRequest::default()
+            })?;
+            answer.receipts.chunks_searched = results.chunks_searched;
+            hits.extend(results.hits);
+        }
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+        answer.receipts.queries = queries;
+        answer.receipts.documents_matched = hits
+            .iter()
+            .map(|h| h.doc_key.as_str())
+            .collect::<std::collections::HashSet<_>>()
+            .len();
+        let sources = evidence::merge_hits(&hits, &question_terms, request.max_sources.max(1));
+        answer.receipts.best_coverage = sources.iter().map(|s| s.coverage).fold(0.0, f32::max);
+        answer.timings.retrieval = started.elapsed();
+
+        // The gate: weak evidence never reaches the model.
+        if sources.is_empty() || answer.receipts.best_coverage < profile.min_coverage {
+            answer.receipts.near_misses = sources
+                .iter()
+                .take(NEAR_MISSES)
+                .map(|s| NearMiss {
+                    path: s.path.clone(),
+                    page: s.page,
+                    coverage: s.coverage,
+                    excerpt: s.text.chars().take(160).collect(),
+                })
+                .collect();
+            answer.timings.total = started.elapsed();
+            return Ok(answer);
+        }
+        answer.quotes = evidence::quotes(&sources, &question_terms, QUOTES);
+        on(AnswerEvent::Evidence {
+            sources: &sources,
+            quotes: &answer.quotes,
+        });
+
+        let Some(generator) = generator else {
+            answer.status = AnswerStatus::EvidenceOnly;
+            answer.cited = unique(answer.quotes.iter().map(|q| q.source));
+            answer.sources = sources;
+            answer.timings.total = started.elapsed();
+            return Ok(answer);
+        };
+        let prompt_started = Instant::now();
+        let built = prompt::build(
+            generator,
+            &profile,
+            &question,
+            language,
+            &sources,
+            request.max_tokens,
+        )?;
+        answer.sources = sources.into_iter().take(built.sources_used).collect();
+        answer.timings.prompt_build = prompt_started.elapsed();
+        let mut generation = GenerationRequest::new(built.prompt, request.max_tokens);
+        generation.sampling.temperature = 0.0;
+        generation.sampling.repeat_penalty = 1.15;
+        generation.stop = built.stop;
+        let before_generation = started.elapsed();
+        let report = generator.generate(&generation, cancel, &mut |piece| {
+            on(AnswerEvent::Text(piece))
+        })?;
+        answer.model = Some(ModelId {
+            name: generator.name().to_owned(),
+            sha256: generator.sha256().to_owned(),
+        });
+        answer.status = if report.stop == StopReason::Cancelled {
+            AnswerStatus::Cancelled
+        } else {
+            AnswerStatus::Answered
+        };
+        answer.stop = Some(report.stop);
+        answer.prompt_tokens = report.prompt_tokens;
+        answer.generated_tokens = report.generated_tokens;
+        answer.timings.prefill = report.timings.prefill;
+        answer.timings.decode = report.timings.decode;
+        answer.timings.first_token = report.timings.first_token.map(|t| before_generation + t);
+
+        let checked_sources: Vec<verify::Source<'_>> = answer
+            .sources
+            .iter()
+            .map(|s| verify::Source {
+                number: s.number,
+                text: &s.text,
+            })
+            .collect();
+        // Verification also flags contradictions between the cited sources.
+        let verification = verify::verify(&report.text, &checked_sources);
+        answer.text = verification.answer;
+        answer.sentences = verification.sentences;
+        answer.cited = verification.cited;
+        answer.flags = verification.flags;
+        if answer.status == AnswerStatus::Cancelled {
+            answer
+                .notices
+                .push("cancelled: the answer is incomplete".to_owned());
+        }
+        answer.timings.total = started.elapsed();
+        Ok(answer)
+    }
+
+    /// The collections a question searches: the request's, else the
+    /// profile's, else all (empty). Unknown names are an error.
+    fn collections_for(&self, request: &AskRequest, profile: &Profile) -> Result<Vec<String>> {
+        let wanted = if request.collections.is_empty() {
+            &profile.collections
+        } else {
+            &request.collections
+        };
+        let known = self.library()?.collections()?;
+        for name in wanted {
+            if !known.iter().any(|c| &c.name == name) {
+                return Err(Error::UnknownCollection(name.clone()));
+            }
+        }
+        Ok(wanted.clone())
+    }
+}
+
+fn unique(numbers: impl Iterator<Item = usize>) -> Vec<usize> {
+    let mut out = Vec::new();
+    for n in numbers {
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    out
+}

@@ -1,0 +1,240 @@
+//! `sillok ask`, `chat` and `conversations` on the sample library with the
+//! real default model.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::{GEMMA, Sillok, TestResult, json_lines, model_lock};
+
+fn samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/library")
+}
+
+fn with_samples(model: bool) -> Sillok {
+    let sillok = Sillok::new();
+    sillok.ok(&[
+        "ingest",
+        samples().to_str().unwrap_or_default(),
+        "-c",
+        "samples",
+    ]);
+    if model {
+        sillok.import(GEMMA);
+    }
+    sillok
+}
+
+/// The final `answer` event of `ask --json`.
+fn answer_of(stdout: &str) -> serde_json::Value {
+    json_lines(stdout)
+        .into_iter()
+        .find(|v| v["event"] == "answer")
+        .map(|v| v["answer"].clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn answers_cite_the_sample_documents_and_unrelated_questions_are_not_found() -> TestResult {
+    let _model = model_lock();
+    let sillok = with_samples(true);
+    let out = sillok.ok(&[
+        "ask",
+        "김가상 환자에게 재진 때 추가한 혈압약은?",
+        "--max-tokens",
+        "24",
+        "--json",
+    ]);
+    let answer = answer_of(&out);
+    assert_eq!(answer["status"], "answered", "{out}");
+    assert_eq!(answer["language"], "ko");
+    assert_eq!(answer["model"]["name"], "gemma-3-270m-q4_k_m");
+    let sources = answer["sources"].as_array().ok_or("no sources")?;
+    assert!(sources.iter().any(|s| {
+        s["path"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("note-kim-htn-2024-03.pdf")
+    }));
+    // Verbatim evidence: each quote occurs in the source it names.
+    let quotes = answer["quotes"].as_array().ok_or("no quotes")?;
+    assert!(
+        quotes.iter().any(|q| q["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("로사르탄 50 mg")),
+        "{quotes:?}"
+    );
+    for q in quotes {
+        let n = q["source"].as_u64().unwrap_or(0);
+        let source = sources
+            .iter()
+            .find(|s| s["number"].as_u64() == Some(n))
+            .ok_or("quote names no source")?;
+        assert!(
+            source["text"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(q["text"].as_str().unwrap_or("?"))
+        );
+    }
+    // Every kept citation resolves to a source.
+    for n in answer["cited"].as_array().ok_or("no cited")? {
+        assert!(sources.iter().any(|s| s["number"] == *n), "{n}");
+    }
+    // Unsupported or uncited sentences are never marked supported.
+    for s in answer["sentences"].as_array().ok_or("no sentences")? {
+        if s["citations"].as_array().is_some_and(Vec::is_empty) {
+            assert_ne!(s["support"], "supported", "{s}");
+        }
+    }
+
+    let out = sillok.ok(&["ask", "What is the capital of Mongolia?", "--json"]);
+    let answer = answer_of(&out);
+    assert_eq!(answer["status"], "not-found", "{out}");
+    assert!(answer["model"].is_null(), "the model is not asked");
+    let receipts = &answer["receipts"];
+    assert!(
+        receipts["chunks_searched"].as_u64().unwrap_or(0) > 0,
+        "{receipts}"
+    );
+    assert_eq!(receipts["queries"][0], "What is the capital of Mongolia?");
+    Ok(())
+}
+
+#[test]
+fn without_a_model_the_evidence_stands_alone_with_guidance() -> TestResult {
+    let sillok = with_samples(false);
+    let run = sillok.run(&[
+        "ask",
+        "김가상 환자에게 재진 때 추가한 혈압약은?",
+        "--json",
+        "--no-save",
+    ]);
+    assert!(run.status.success());
+    let answer = answer_of(&String::from_utf8_lossy(&run.stdout));
+    assert_eq!(answer["status"], "evidence-only");
+    assert!(!answer["quotes"].as_array().is_none_or(Vec::is_empty));
+    let notices = answer["notices"].to_string();
+    assert!(notices.contains("sillok models import"), "{notices}");
+    Ok(())
+}
+
+#[test]
+fn bad_questions_get_clear_errors_or_notices() -> TestResult {
+    let sillok = with_samples(false);
+    let err = sillok.fails(2, &["ask", "   "]);
+    assert!(err.contains("the question is empty"), "{err}");
+    let err = sillok.fails(2, &["ask", "혈압", "-c", "nowhere"]);
+    assert!(err.contains("no collection named nowhere"), "{err}");
+    let err = sillok.fails(2, &["ask", "혈압", "--profile", "dentistry"]);
+    assert!(err.contains("no profile named dentistry"), "{err}");
+    // 105k characters (one argument may hold at most 128 KiB).
+    let long = "blood pressure ".repeat(7_000);
+    let answer = answer_of(&sillok.ok(&["ask", &long, "--no-model", "--json", "--no-save"]));
+    assert!(
+        answer["notices"].to_string().contains("shortened"),
+        "{}",
+        answer["notices"]
+    );
+    Ok(())
+}
+
+#[test]
+fn conversations_keep_follow_ups_and_export_their_evidence() -> TestResult {
+    let sillok = with_samples(false);
+    let mut chat = sillok
+        .command()
+        .args(["chat", "--no-model", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut stdin = chat.stdin.take().ok_or("stdin")?;
+    writeln!(stdin, "김가상 환자에게 재진 때 추가한 혈압약은?")?;
+    writeln!(stdin, "그 약의 용량은?")?;
+    drop(stdin);
+    let out = chat.wait_with_output()?;
+    assert!(out.status.success());
+    let events = json_lines(&String::from_utf8_lossy(&out.stdout));
+    let answers: Vec<_> = events.iter().filter(|e| e["event"] == "answer").collect();
+    assert_eq!(answers.len(), 2);
+    // The follow-up was searched with the previous question.
+    let queries = answers[1]["answer"]["receipts"]["queries"]
+        .as_array()
+        .ok_or("queries")?;
+    assert_eq!(queries.len(), 2, "{queries:?}");
+    assert!(queries[1].as_str().unwrap_or_default().contains("김가상"));
+    let id = events
+        .iter()
+        .find(|e| e["event"] == "conversation")
+        .and_then(|e| e["id"].as_i64())
+        .ok_or("no conversation id")?;
+
+    let list = json_lines(&sillok.ok(&["conversations", "list", "--json"]))
+        .pop()
+        .unwrap_or_default();
+    assert_eq!(list[0]["turns"], 2, "{list}");
+    let markdown = sillok.ok(&["conversations", "export", &id.to_string()]);
+    assert!(markdown.contains("note-kim-htn-2024-03.pdf"), "{markdown}");
+    assert!(markdown.contains("그 약의 용량은?"));
+    sillok.ok(&["conversations", "delete", &id.to_string()]);
+    let err = sillok.fails(2, &["conversations", "export", &id.to_string()]);
+    assert!(!err.is_empty());
+
+    // A damaged database is reported, never re-created over.
+    let db = sillok.dir.path().join("db/conversations.sqlite");
+    std::fs::write(&db, b"not a database at all, but somebody's data")?;
+    let err = sillok.fails(2, &["conversations", "list"]);
+    assert!(!err.is_empty());
+    assert_eq!(
+        std::fs::read(&db)?,
+        b"not a database at all, but somebody's data"
+    );
+    Ok(())
+}
+
+#[test]
+fn ctrl_c_stops_an_answer_within_a_second_and_marks_it_partial() -> TestResult {
+    let _model = model_lock();
+    let sillok = with_samples(true);
+    let mut child = sillok
+        .command()
+        .args([
+            "ask",
+            "김가상 환자에게 재진 때 추가한 혈압약은?",
+            "--max-tokens",
+            "2000",
+            "--json",
+            "--no-save",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    // Wait for the first answer text, then interrupt.
+    loop {
+        let line = lines.next().ok_or("ended before any answer text")??;
+        if line.contains("\"token\"") {
+            break;
+        }
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()?;
+    assert!(status.success());
+    let interrupted = Instant::now();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let exit = child.wait()?;
+    assert!(
+        interrupted.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        interrupted.elapsed()
+    );
+    assert_eq!(exit.code(), Some(130));
+    let answer = answer_of(&rest.join("\n"));
+    assert_eq!(answer["status"], "cancelled");
+    assert!(answer["notices"].to_string().contains("incomplete"));
+    Ok(())
+}
