@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use serde_json::json;
 use sillok_core::Sillok;
-use sillok_core::bench::{BenchConfig, IndexBenchConfig, bench_generate, bench_index};
+use sillok_core::bench::{
+    AskBenchConfig, BenchConfig, IndexBenchConfig, bench_ask, bench_generate, bench_index,
+};
 
 use crate::{CmdResult, EngineArgs, Failure};
 
@@ -15,6 +17,29 @@ pub enum BenchCommand {
     Generate(BenchGenerateArgs),
     /// Ingestion throughput, index size and query latency, against plain tantivy.
     Index(BenchIndexArgs),
+    /// Time to first token and total time of a grounded answer, by stage.
+    Ask(BenchAskArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchAskArgs {
+    /// The question (default: one drawn from the generated corpus).
+    #[arg(long, default_value = "")]
+    question: String,
+    /// Ask over a throwaway library of this many generated chunks instead of yours.
+    #[arg(long)]
+    generated_chunks: Option<u64>,
+    /// Timed runs (after one warm-up); medians are reported.
+    #[arg(long, default_value_t = 3)]
+    runs: u32,
+    /// Most tokens of answer.
+    #[arg(long, default_value_t = 64)]
+    max_tokens: u32,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    engine: EngineArgs,
 }
 
 #[derive(Debug, Args)]
@@ -61,7 +86,57 @@ pub fn run(sillok: &Sillok, cmd: BenchCommand) -> CmdResult {
     match cmd {
         BenchCommand::Generate(args) => generate(sillok, &args),
         BenchCommand::Index(args) => index(sillok, &args),
+        BenchCommand::Ask(args) => ask(sillok, &args),
     }
+}
+
+fn ask(sillok: &Sillok, args: &BenchAskArgs) -> CmdResult {
+    if args.question.is_empty() && args.generated_chunks.is_none() {
+        return Err(Failure::User(anyhow::anyhow!(
+            "give --question (asked of your library) or --generated-chunks N"
+        )));
+    }
+    let generator = sillok.load_generator(args.engine.model.as_deref(), &args.engine.options())?;
+    let config = AskBenchConfig {
+        question: args.question.clone(),
+        generated_chunks: args.generated_chunks,
+        runs: args.runs,
+        max_tokens: args.max_tokens,
+    };
+    let r = bench_ask(sillok, &generator, &config)?;
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "chunks_searched": r.chunks_searched, "status": r.status, "prompt_tokens": r.prompt_tokens,
+                "retrieval_ms": ms(r.retrieval), "prompt_build_ms": ms(r.prompt_build),
+                "prefill_ms": ms(r.prefill), "first_token_ms": ms(r.first_token),
+                "decode_ms": ms(r.decode), "total_ms": ms(r.total),
+                "bare_first_token_ms": ms(r.bare_first_token),
+            })
+        );
+        return Ok(());
+    }
+    println!(
+        "library          {} chunks ({})",
+        r.chunks_searched, r.status
+    );
+    println!("retrieval        {:.1} ms", ms(r.retrieval));
+    println!(
+        "prompt build     {:.1} ms ({} tokens)",
+        ms(r.prompt_build),
+        r.prompt_tokens
+    );
+    println!("prefill          {:.0} ms", ms(r.prefill));
+    println!(
+        "first token      {:.0} ms (bare engine, same prompt length: {:.0} ms)",
+        ms(r.first_token),
+        ms(r.bare_first_token)
+    );
+    println!("decode           {:.0} ms", ms(r.decode));
+    println!("total            {:.0} ms", ms(r.total));
+    Ok(())
 }
 
 fn index(sillok: &Sillok, args: &BenchIndexArgs) -> CmdResult {

@@ -243,6 +243,15 @@ pub fn search(sillok: &Sillok, args: &SearchArgs) -> CmdResult {
         modified_after,
         limit: args.k,
     };
+    let pending = sillok
+        .library()?
+        .pending_files()
+        .map_err(sillok_core::Error::from)?;
+    if pending > 0 {
+        eprintln!(
+            "note: {pending} files await indexing and are not searched yet: run `sillok ingest` or `sillok watch`"
+        );
+    }
     let results = sillok.search(&request)?;
     if args.json {
         let hits: Vec<_> = results

@@ -1,30 +1,41 @@
 //! Text analysis for Korean and English search.
 //!
-//! Korean is agglutinative: 혈압 must match inside 고혈압 and before particles
-//! (혈압은, 혈압약). The `ko` analyzer turns runs of CJK characters into
-//! overlapping bigrams (with positions, so phrases still work) and other words
-//! into lowercased tokens. The `en` analyzer lowercases and stems English.
-//! Both are registered on the index and used for queries too.
+//! Korean is agglutinative: 혈압 must match before particles (혈압은, 혈압을)
+//! and inside compounds (고혈압, 혈압약). Korean-analysed text is indexed
+//! twice: [`KO`] keeps one stem per eojeol (particles and endings stripped,
+//! light verbs reduced; see `korean_stem.rs`), the field that ranks; [`KO_BIGRAM`]
+//! keeps the overlapping bigrams of those stems, which find a word inside a
+//! compound (당뇨 in 당뇨병) and weigh less at search time. Other CJK runs
+//! become bigrams and other words lowercased tokens in both, every token with
+//! its position, so phrases work in both. The `en` analyzer lowercases and
+//! stems English. All are registered on the index and used for queries too.
+
+mod korean_stem;
 
 use tantivy::tokenizer::{
     Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer, Token,
     TokenStream, Tokenizer,
 };
 
-/// Analyzer name for the CJK-bigram fields.
-pub const KO: &str = "sillok_ko";
+pub use korean_stem::{is_hangul_syllable, stem as korean_stem};
+
+/// Analyzer name for the Korean stem fields.
+pub const KO: &str = "sillok_ko_stem";
+/// Analyzer name for the Korean stem-bigram fields.
+pub const KO_BIGRAM: &str = "sillok_ko_stem_bigram";
 /// Analyzer name for the stemmed English fields.
 pub const EN: &str = "sillok_en";
 
-/// Registers both analyzers on an index.
+/// Registers the analyzers on an index.
 pub fn register(index: &tantivy::Index) {
     let tokenizers = index.tokenizers();
-    tokenizers.register(
-        KO,
-        TextAnalyzer::builder(CjkBigramTokenizer)
+    let korean = |tokenizer: KoreanTokenizer| {
+        TextAnalyzer::builder(tokenizer)
             .filter(RemoveLongFilter::limit(64))
-            .build(),
-    );
+            .build()
+    };
+    tokenizers.register(KO, korean(KoreanTokenizer::STEMS));
+    tokenizers.register(KO_BIGRAM, korean(KoreanTokenizer::STEM_BIGRAMS));
     tokenizers.register(
         EN,
         TextAnalyzer::builder(SimpleTokenizer::default())
@@ -47,11 +58,6 @@ pub fn is_cjk(c: char) -> bool {
         | '\u{F900}'..='\u{FAFF}' // CJK compatibility ideographs
     )
 }
-
-/// CJK runs → overlapping bigrams (a lone character → itself); other
-/// alphanumeric runs → lowercased words.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CjkBigramTokenizer;
 
 /// The tokens of one text, produced eagerly (texts are chunk-sized).
 #[derive(Debug)]
@@ -82,12 +88,32 @@ impl TokenStream for VecTokenStream {
     }
 }
 
-impl Tokenizer for CjkBigramTokenizer {
+/// Korean analysis: each eojeol (run of Hangul syllables) becomes its stem
+/// ([`korean_stem`]) or the overlapping bigrams of its stem (a one-syllable
+/// stem kept whole); other CJK runs (Hanja, kana, jamo) become overlapping
+/// bigrams and other alphanumeric runs lowercased words. An eojeol glued to a
+/// preceding ASCII letter or digit (`FAQ는`) may lose everything; it then
+/// takes no position.
+#[derive(Debug, Clone, Copy)]
+pub struct KoreanTokenizer {
+    /// Bigrams of the stems instead of whole stems.
+    bigrams: bool,
+}
+
+impl KoreanTokenizer {
+    /// One token per eojeol: its stem.
+    pub const STEMS: KoreanTokenizer = KoreanTokenizer { bigrams: false };
+    /// The bigrams of each eojeol's stem. Words of other scripts are kept
+    /// too, so that a phrase mixing them with Korean keeps its positions.
+    pub const STEM_BIGRAMS: KoreanTokenizer = KoreanTokenizer { bigrams: true };
+}
+
+impl Tokenizer for KoreanTokenizer {
     type TokenStream<'a> = VecTokenStream;
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> VecTokenStream {
         VecTokenStream {
-            tokens: tokenize(text),
+            tokens: tokenize_korean(text, *self),
             next: 0,
         }
     }
@@ -95,14 +121,17 @@ impl Tokenizer for CjkBigramTokenizer {
 
 #[derive(PartialEq, Eq, Clone, Copy)]
 enum Class {
-    Cjk,
+    Hangul,
+    OtherCjk,
     Word,
     Other,
 }
 
 fn class(c: char) -> Class {
-    if is_cjk(c) {
-        Class::Cjk
+    if is_hangul_syllable(c) {
+        Class::Hangul
+    } else if is_cjk(c) {
+        Class::OtherCjk
     } else if c.is_alphanumeric() {
         Class::Word
     } else {
@@ -110,58 +139,91 @@ fn class(c: char) -> Class {
     }
 }
 
-fn tokenize(text: &str) -> Vec<Token> {
-    let mut tokens = Vec::new();
-    let mut position = 0;
-    let mut run: Vec<(usize, char)> = Vec::new();
+fn tokenize_korean(text: &str, how: KoreanTokenizer) -> Vec<Token> {
+    let mut out = Tokens::default();
+    let mut run_start = 0;
     let mut run_class = Class::Other;
-    let mut flush =
-        |run: &mut Vec<(usize, char)>, class: Class, end: usize, tokens: &mut Vec<Token>| {
-            match class {
-                Class::Cjk if run.len() == 1 => {
-                    tokens.push(token(text, run[0].0, end, position));
-                    position += 1;
-                }
-                Class::Cjk => {
-                    for pair in run.windows(2) {
-                        let to = pair[1].0 + pair[1].1.len_utf8();
-                        tokens.push(token(text, pair[0].0, to, position));
-                        position += 1;
-                    }
-                }
-                Class::Word => {
-                    if let Some(&(from, _)) = run.first() {
-                        let mut t = token(text, from, end, position);
-                        t.text = t.text.to_lowercase();
-                        tokens.push(t);
-                        position += 1;
-                    }
-                }
-                Class::Other => {}
-            }
-            run.clear();
-        };
     for (i, c) in text.char_indices() {
         let cls = class(c);
         if cls != run_class {
-            flush(&mut run, run_class, i, &mut tokens);
+            out.run(text, run_start..i, run_class, how);
+            run_start = i;
             run_class = cls;
         }
-        if cls != Class::Other {
-            run.push((i, c));
-        }
     }
-    flush(&mut run, run_class, text.len(), &mut tokens);
-    tokens
+    out.run(text, run_start..text.len(), run_class, how);
+    out.tokens
 }
 
-fn token(text: &str, from: usize, to: usize, position: usize) -> Token {
-    Token {
-        offset_from: from,
-        offset_to: to,
-        position,
-        text: text[from..to].to_owned(),
-        position_length: 1,
+/// Tokens being built, with the next position.
+#[derive(Default)]
+struct Tokens {
+    tokens: Vec<Token>,
+    position: usize,
+}
+
+impl Tokens {
+    fn push(&mut self, text: String, from: usize, to: usize) {
+        self.tokens.push(Token {
+            offset_from: from,
+            offset_to: to,
+            position: self.position,
+            text,
+            position_length: 1,
+        });
+        self.position += 1;
+    }
+
+    /// Overlapping bigrams of `part` (a lone character kept), whose byte `i`
+    /// is byte `start + i` of the source text.
+    fn bigrams(&mut self, part: &str, start: usize) {
+        let chars: Vec<(usize, char)> = part.char_indices().collect();
+        if let [(_, c)] = chars.as_slice() {
+            self.push(c.to_string(), start, start + c.len_utf8());
+            return;
+        }
+        for pair in chars.windows(2) {
+            let (from, _) = pair[0];
+            let (second, c) = pair[1];
+            let to = second + c.len_utf8();
+            self.push(part[from..to].to_owned(), start + from, start + to);
+        }
+    }
+
+    fn run(
+        &mut self,
+        text: &str,
+        range: std::ops::Range<usize>,
+        class: Class,
+        how: KoreanTokenizer,
+    ) {
+        if range.is_empty() {
+            return;
+        }
+        let run = &text[range.clone()];
+        match class {
+            Class::Hangul => {
+                let glued = text[..range.start]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_ascii_alphanumeric());
+                let stem = korean_stem(run, glued);
+                if stem.is_empty() {
+                    return;
+                }
+                if how.bigrams {
+                    self.bigrams(&stem, range.start);
+                } else {
+                    // The stem's syllables line up with the word's (only the
+                    // last one may differ, by its final consonant).
+                    let to = range.start + stem.len();
+                    self.push(stem.into_owned(), range.start, to);
+                }
+            }
+            Class::OtherCjk => self.bigrams(run, range.start),
+            Class::Word => self.push(run.to_lowercase(), range.start, range.end),
+            Class::Other => {}
+        }
     }
 }
 
@@ -169,33 +231,86 @@ fn token(text: &str, from: usize, to: usize, position: usize) -> Token {
 mod tests {
     use super::*;
 
-    fn texts(s: &str) -> Vec<String> {
-        tokenize(s).into_iter().map(|t| t.text).collect()
+    #[test]
+    fn empty_and_symbol_only_text_give_no_tokens() {
+        for how in [KoreanTokenizer::STEMS, KoreanTokenizer::STEM_BIGRAMS] {
+            assert!(tokenize_korean("", how).is_empty());
+            assert!(tokenize_korean(" ,.;/ ", how).is_empty());
+        }
+    }
+
+    fn stems(s: &str) -> Vec<String> {
+        tokenize_korean(s, KoreanTokenizer::STEMS)
+            .into_iter()
+            .map(|t| t.text)
+            .collect()
+    }
+
+    fn stem_bigrams(s: &str) -> Vec<String> {
+        tokenize_korean(s, KoreanTokenizer::STEM_BIGRAMS)
+            .into_iter()
+            .map(|t| t.text)
+            .collect()
     }
 
     #[test]
-    fn hangul_runs_become_bigrams_and_words_lowercase() {
-        assert_eq!(
-            texts("고혈압 환자, BP 140/90"),
-            ["고혈", "혈압", "환자", "bp", "140", "90"]
-        );
-        assert_eq!(texts("피"), ["피"]);
-        assert_eq!(texts("당뇨병은"), ["당뇨", "뇨병", "병은"]);
-    }
-
-    #[test]
-    fn positions_are_consecutive_and_offsets_exact() {
-        let text = "혈압약 5mg";
-        let tokens = tokenize(text);
-        for (i, t) in tokens.iter().enumerate() {
-            assert_eq!(t.position, i);
-            assert_eq!(&text[t.offset_from..t.offset_to].to_lowercase(), &t.text);
+    fn korean_stems_and_stem_bigrams_follow_the_study_table() {
+        for (text, want_stems, want_bigrams) in [
+            ("혈압약은", &["혈압약"][..], &["혈압", "압약"][..]),
+            ("FAQ는", &["faq"], &["faq"]),
+            ("국가", &["국가"], &["국가"]),
+            ("안에", &["안"], &["안"]),
+            ("진단하여", &["진단"], &["진단"]),
+            ("설치합니다", &["설치"], &["설치"]),
+            ("대하여", &["대하여"], &["대하", "하여"]),
+            ("모든", &["모든"], &["모든"]),
+        ] {
+            assert_eq!(stems(text), want_stems, "{text}");
+            assert_eq!(stem_bigrams(text), want_bigrams, "{text}");
         }
     }
 
     #[test]
-    fn empty_and_symbol_only_text_give_no_tokens() {
-        assert!(tokenize("").is_empty());
-        assert!(tokenize(" ,.;/ ").is_empty());
+    fn stem_bigrams_keep_compounds_findable_and_drop_particles() {
+        assert_eq!(
+            stem_bigrams("고혈압 환자는 BP 140/90"),
+            ["고혈", "혈압", "환자", "bp", "140", "90"]
+        );
+        assert_eq!(stem_bigrams("피"), ["피"]);
+        assert_eq!(stem_bigrams("당뇨병은"), ["당뇨", "뇨병"]);
+        assert_eq!(stems("당뇨병은"), ["당뇨병"]);
+    }
+
+    #[test]
+    fn other_scripts_are_tokenized_as_before() {
+        assert_eq!(
+            stems("고혈압 환자는 BP 140/90, apt에서 東京에"),
+            ["고혈압", "환자", "bp", "140", "90", "apt", "東京", "에"]
+        );
+        assert_eq!(
+            stem_bigrams("당뇨병이 Ärzte 高血壓"),
+            ["당뇨", "뇨병", "ärzte", "高血", "血壓"]
+        );
+    }
+
+    #[test]
+    fn korean_tokens_have_consecutive_positions_and_exact_offsets() {
+        let text = "데비안에서는 FAQ는 혈압약을 설치합니다 (5mg)";
+        for how in [KoreanTokenizer::STEMS, KoreanTokenizer::STEM_BIGRAMS] {
+            let tokens = tokenize_korean(text, how);
+            assert!(!tokens.is_empty());
+            for (i, t) in tokens.iter().enumerate() {
+                assert_eq!(t.position, i);
+                let source = text[t.offset_from..t.offset_to].to_lowercase();
+                // Only the ㅂ니다 rule changes a syllable (합 → 하), never its length.
+                assert_eq!(source.chars().count(), t.text.chars().count(), "{t:?}");
+                if t.text != "설치" {
+                    assert_eq!(source, t.text);
+                }
+            }
+        }
+        let stems = tokenize_korean(text, KoreanTokenizer::STEMS);
+        let texts: Vec<&str> = stems.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(texts, ["데비안", "faq", "혈압약", "설치", "5mg"]);
     }
 }

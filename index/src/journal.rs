@@ -264,7 +264,7 @@ impl Journal {
             .conn
             .query_row(
                 "SELECT path FROM files WHERE collection = ?1 AND content_hash = ?2 AND path != ?3
-                 AND status IN ('indexed', 'pending') ORDER BY path LIMIT 1",
+                 AND status = 'indexed' ORDER BY path LIMIT 1",
                 params![collection, hash, except],
                 |r| r.get(0),
             )
@@ -283,6 +283,21 @@ impl Journal {
         )?;
         let rows = stmt.query_map(params![collection, hash], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Files seen but not (or no longer) in the index: after a crash, or after
+    /// an upgrade that rebuilt the index.
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn pending_files(&self) -> Result<u64> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM files WHERE status = 'pending'",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Writes a batch of rows (upserts; `Removed` rows are deleted) in one transaction.
@@ -344,6 +359,52 @@ impl Journal {
         )?;
         self.purge_removed(index_seq)?;
         Ok(redo)
+    }
+
+    /// The schema version the index was built with, if recorded.
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn schema_version(&self) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// After the index was cleared for a new schema `version`: rows whose
+    /// chunks it held become pending (the next ingest re-indexes them), rows
+    /// of removed files go, every row forgets its commit (none is in the new
+    /// index, so recovery must not redo any), and the version is recorded, all
+    /// in one transaction. Duplicates, failures and files needing OCR keep
+    /// their status: they had no chunks, and a duplicate made pending beside
+    /// its pending original would be taken for the indexed copy.
+    /// Returns how many files became pending.
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn reset_for_new_schema(&mut self, version: i64) -> Result<usize> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM files WHERE status = 'removed'", [])?;
+        let pending = tx.execute(
+            "UPDATE files SET status = 'pending', detail = NULL, chunks = 0
+             WHERE status IN ('indexed', 'pending')",
+            [],
+        )?;
+        tx.execute("UPDATE files SET staged_seq = 0", [])?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [version],
+        )?;
+        tx.commit()?;
+        Ok(pending)
     }
 }
 

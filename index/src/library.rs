@@ -41,15 +41,19 @@ impl std::fmt::Debug for Library {
 }
 
 impl Library {
-    /// Opens (or creates) the library stored in `dir`.
+    /// Opens (or creates) the library stored in `dir`. An index built under
+    /// another schema version is cleared first and its files marked pending,
+    /// so the next ingest rebuilds it.
     ///
     /// # Errors
     ///
-    /// I/O or index errors.
+    /// I/O, index or journal errors; [`Error::InUse`] when the index must be
+    /// cleared while another process writes it.
     pub fn open(dir: &Path) -> Result<Self> {
         let tantivy_dir = dir.join("tantivy");
         std::fs::create_dir_all(&tantivy_dir).map_err(|e| Error::io(&tantivy_dir, e))?;
         let (schema, fields) = schema::build();
+        clear_if_outdated(dir, &tantivy_dir, &schema)?;
         let directory = MmapDirectory::open(&tantivy_dir).map_err(|e| Error::Tantivy(e.into()))?;
         let index = Index::open_or_create(directory, schema)?;
         analysis::register(&index);
@@ -95,6 +99,16 @@ impl Library {
                 .ok_or_else(|| Error::UnknownCollection(name.to_owned()))?;
         }
         journal.files(collection)
+    }
+
+    /// Files awaiting (re-)indexing: searches do not see them until the next
+    /// ingest or watch pass.
+    ///
+    /// # Errors
+    ///
+    /// Journal errors.
+    pub fn pending_files(&self) -> Result<u64> {
+        self.journal()?.pending_files()
     }
 
     /// Paths that hold a document's content (duplicates included).
@@ -661,12 +675,15 @@ impl LibraryWriter<'_> {
             d.add_text(f.path, path);
             d.add_text(f.title, &title);
             d.add_text(f.title_ko, &title);
+            d.add_text(f.title_ko_bigram, &title);
             d.add_text(f.title_en, &title);
             d.add_text(f.headings, &headings);
             d.add_text(f.headings_ko, &headings);
+            d.add_text(f.headings_ko_bigram, &headings);
             d.add_text(f.headings_en, &headings);
             d.add_text(f.text, &chunk.text);
             d.add_text(f.text_ko, &chunk.text);
+            d.add_text(f.text_ko_bigram, &chunk.text);
             d.add_text(f.text_en, &chunk.text);
             d.add_u64(f.page, u64::from(chunk.page));
             d.add_u64(f.span_start, chunk.span.start as u64);
@@ -711,6 +728,78 @@ impl LibraryWriter<'_> {
         self.journal.purge_removed(seq)?;
         Ok(seq)
     }
+}
+
+/// Clears an index built under another [`schema::VERSION`] (or whose fields
+/// differ from ours) and marks its files pending in the journal: old terms
+/// must never be searched with new analyzers. The index goes first, then the
+/// journal records the new version, so a crash in between only repeats this.
+fn clear_if_outdated(dir: &Path, tantivy_dir: &Path, schema: &Schema) -> Result<()> {
+    let current = |journal: &Journal| -> Result<bool> {
+        Ok(journal.schema_version()? == Some(schema::VERSION)
+            && !fields_differ(tantivy_dir, schema)?)
+    };
+    let journal_path = dir.join("journal.sqlite");
+    if current(&Journal::open(&journal_path)?)? {
+        return Ok(());
+    }
+    let _lock = WriterLock::acquire(&dir.join("writer.lock"))?;
+    let mut journal = Journal::open(&journal_path)?;
+    let stored = journal.schema_version()?;
+    if current(&journal)? {
+        return Ok(()); // another process cleared it first
+    }
+    let had_index = index_exists(tantivy_dir)?;
+    let last_seq = if had_index { last_seq(tantivy_dir) } else { 0 };
+    std::fs::remove_dir_all(tantivy_dir).map_err(|e| Error::io(tantivy_dir, e))?;
+    std::fs::create_dir_all(tantivy_dir).map_err(|e| Error::io(tantivy_dir, e))?;
+    if had_index {
+        // The commit sequence goes on from the old index (answers record it):
+        // the empty index is a new state, one past the last.
+        let index = Index::create_in_dir(tantivy_dir, schema.clone())?;
+        let mut writer: IndexWriter<TantivyDocument> =
+            index.writer_with_num_threads(1, WRITER_MEMORY)?;
+        let mut prepared = writer.prepare_commit()?;
+        prepared.set_payload(&(last_seq + 1).to_string());
+        prepared.commit()?;
+        writer.wait_merging_threads()?;
+    }
+    let pending = journal.reset_for_new_schema(schema::VERSION)?;
+    if had_index || pending > 0 {
+        tracing::info!(
+            from = stored.unwrap_or(1),
+            to = schema::VERSION,
+            pending,
+            "search index built with an older schema was cleared; its files are re-indexed on the next ingest"
+        );
+    }
+    Ok(())
+}
+
+/// The commit sequence of the index in `tantivy_dir`, whatever its schema; 0
+/// when it cannot be read (the index is about to be cleared anyway).
+fn last_seq(tantivy_dir: &Path) -> u64 {
+    MmapDirectory::open(tantivy_dir)
+        .ok()
+        .and_then(|directory| Index::open(directory).ok())
+        .and_then(|index| index.load_metas().ok())
+        .and_then(|metas| metas.payload)
+        .and_then(|payload| payload.parse().ok())
+        .unwrap_or(0)
+}
+
+fn index_exists(tantivy_dir: &Path) -> Result<bool> {
+    let directory = MmapDirectory::open(tantivy_dir).map_err(|e| Error::Tantivy(e.into()))?;
+    Index::exists(&directory).map_err(|e| Error::Tantivy(e.into()))
+}
+
+/// Whether an index exists in `tantivy_dir` with fields other than `schema`'s.
+fn fields_differ(tantivy_dir: &Path, schema: &Schema) -> Result<bool> {
+    let directory = MmapDirectory::open(tantivy_dir).map_err(|e| Error::Tantivy(e.into()))?;
+    if !Index::exists(&directory).map_err(|e| Error::Tantivy(e.into()))? {
+        return Ok(false);
+    }
+    Ok(Index::open(directory)?.schema() != *schema)
 }
 
 /// `collection:content-hash`, the key all chunks of one document share.
@@ -819,4 +908,134 @@ fn discover(roots: &[PathBuf]) -> Vec<Found> {
         }
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SearchRequest;
+    use crate::test_support::chunk_tokenizer;
+
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    fn hits(library: &Library, query: &str) -> Result<usize> {
+        Ok(library
+            .search(&SearchRequest {
+                query: query.into(),
+                limit: 10,
+                ..Default::default()
+            })?
+            .hits
+            .len())
+    }
+
+    fn ingest(library: &Library, docs: &Path) -> Result<IngestReport> {
+        let counter = TokenCounter::from_file(&chunk_tokenizer())?;
+        let mut writer = library.writer(counter, IngestSettings::default())?;
+        let report = writer.ingest("c", &[docs.to_owned()], &mut |_| {})?;
+        drop(writer);
+        library.reload()?;
+        Ok(report)
+    }
+
+    #[test]
+    fn an_index_built_under_an_older_schema_is_cleared_and_reindexed() -> TestResult {
+        let data = tempfile::tempdir()?;
+        let docs = tempfile::tempdir()?;
+        std::fs::write(docs.path().join("a.txt"), "혈압약은 아침에 복용한다.")?;
+        std::fs::write(docs.path().join("b.txt"), "혈압약은 아침에 복용한다.")?;
+        let dir = data.path().join("library");
+        {
+            let library = Library::open(&dir)?;
+            let report = ingest(&library, docs.path())?;
+            assert_eq!((report.indexed, report.duplicates), (1, 1));
+            assert_eq!(hits(&library, "혈압약")?, 1);
+        }
+        // What an older version left: another schema on disk, no version recorded.
+        let tantivy_dir = dir.join("tantivy");
+        std::fs::remove_dir_all(&tantivy_dir)?;
+        std::fs::create_dir(&tantivy_dir)?;
+        let mut old = Schema::builder();
+        let text = old.add_text_field("text_ko", tantivy::schema::TEXT);
+        let old = Index::create_in_dir(&tantivy_dir, old.build())?;
+        let mut writer: IndexWriter<TantivyDocument> = old.writer_with_num_threads(1, 15 << 20)?;
+        writer.add_document(tantivy::doc!(text => "혈압약은"))?;
+        let mut prepared = writer.prepare_commit()?;
+        prepared.set_payload("7");
+        prepared.commit()?;
+        drop((writer, old));
+        rusqlite::Connection::open(dir.join("journal.sqlite"))?.execute("DELETE FROM meta", [])?;
+
+        let library = Library::open(&dir)?;
+        assert_eq!(
+            hits(&library, "혈압약")?,
+            0,
+            "nothing is searched with the old terms"
+        );
+        assert_eq!(library.commit_seq()?, 8, "the commit sequence goes on");
+        let statuses: Vec<&str> = library
+            .status(None)?
+            .iter()
+            .map(|r| r.status.as_str())
+            .collect();
+        assert_eq!(statuses, ["pending", "duplicate"]);
+        let report = ingest(&library, docs.path())?;
+        assert_eq!((report.indexed, report.unchanged), (1, 1));
+        assert_eq!(hits(&library, "혈압약")?, 1);
+        assert_eq!(library.journal()?.schema_version()?, Some(schema::VERSION));
+        drop(library);
+        // Opening again at the current version keeps the index.
+        let library = Library::open(&dir)?;
+        assert_eq!(hits(&library, "혈압약")?, 1);
+        assert!(
+            library
+                .status(None)?
+                .iter()
+                .all(|r| !matches!(r.status, FileStatus::Pending))
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod crash_tests {
+    use super::*;
+    use crate::test_support::chunk_tokenizer;
+    use crate::{SearchRequest, TokenCounter};
+
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    #[test]
+    fn twins_both_pending_after_a_crash_index_their_content_once() -> TestResult {
+        let data = tempfile::tempdir()?;
+        let docs = tempfile::tempdir()?;
+        for name in ["a.txt", "b.txt"] {
+            std::fs::write(docs.path().join(name), "quinapril 10 mg daily")?;
+        }
+        let library = Library::open(data.path())?;
+        let counter = || TokenCounter::from_file(&chunk_tokenizer());
+        library
+            .writer(counter()?, IngestSettings::default())?
+            .ingest("c", &[docs.path().to_owned()], &mut |_| {})?;
+        // As after a crash between the journal write and the index commit.
+        library.journal()?.recover(0)?;
+        let statuses: Vec<FileStatus> = library
+            .status(None)?
+            .into_iter()
+            .map(|r| r.status)
+            .collect();
+        assert_eq!(statuses, [FileStatus::Pending, FileStatus::Pending]);
+        let report = library
+            .writer(counter()?, IngestSettings::default())?
+            .ingest("c", &[docs.path().to_owned()], &mut |_| {})?;
+        assert_eq!((report.indexed, report.duplicates), (1, 1), "{report:?}");
+        library.reload()?;
+        let hits = library.search(&SearchRequest {
+            query: "quinapril".into(),
+            limit: 10,
+            ..Default::default()
+        })?;
+        assert_eq!(hits.hits.len(), 1);
+        Ok(())
+    }
 }

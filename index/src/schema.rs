@@ -1,13 +1,23 @@
 //! The index schema: one tantivy document per chunk, with its provenance.
 //!
-//! The chunk text is stored once and indexed twice (Korean bigrams and
-//! stemmed English); title and headings likewise, for field boosts.
+//! The chunk text is stored once and indexed three times (Korean stems,
+//! bigrams of those stems, stemmed English); title and headings likewise, for
+//! field boosts.
+//!
+//! [`VERSION`] names the schema together with its analyzers: an index built
+//! under another version is cleared and re-indexed (see `Library::open`).
 
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 
-use crate::analysis::{EN, KO};
+use crate::analysis::{EN, KO, KO_BIGRAM};
+
+/// The schema and analysis version. Bump it with any change to the fields
+/// or to what an analyzer emits: indexes of another version are rebuilt.
+/// 1 (never stored): Korean as whole-run CJK bigrams.
+/// 2: Korean stems plus stem bigrams.
+pub(crate) const VERSION: i64 = 2;
 
 /// Handles to every field.
 #[derive(Debug, Clone, Copy)]
@@ -22,20 +32,26 @@ pub struct Fields {
     pub path: Field,
     /// Document title (stored).
     pub title: Field,
-    /// Title, Korean analysis.
+    /// Title, Korean stems.
     pub title_ko: Field,
+    /// Title, bigrams of the Korean stems.
+    pub title_ko_bigram: Field,
     /// Title, English analysis.
     pub title_en: Field,
     /// Heading path joined with " > " (stored).
     pub headings: Field,
-    /// Headings, Korean analysis.
+    /// Headings, Korean stems.
     pub headings_ko: Field,
+    /// Headings, bigrams of the Korean stems.
+    pub headings_ko_bigram: Field,
     /// Headings, English analysis.
     pub headings_en: Field,
     /// Chunk text (stored).
     pub text: Field,
-    /// Chunk text, Korean analysis.
+    /// Chunk text, Korean stems.
     pub text_ko: Field,
+    /// Chunk text, bigrams of the Korean stems.
+    pub text_ko_bigram: Field,
     /// Chunk text, English analysis.
     pub text_en: Field,
     /// Page number (1-based).
@@ -71,12 +87,15 @@ pub fn build() -> (Schema, Fields) {
         path: b.add_text_field("path", STORED),
         title: b.add_text_field("title", STORED),
         title_ko: b.add_text_field("title_ko", analysed(KO)),
+        title_ko_bigram: b.add_text_field("title_ko_bigram", analysed(KO_BIGRAM)),
         title_en: b.add_text_field("title_en", analysed(EN)),
         headings: b.add_text_field("headings", STORED),
         headings_ko: b.add_text_field("headings_ko", analysed(KO)),
+        headings_ko_bigram: b.add_text_field("headings_ko_bigram", analysed(KO_BIGRAM)),
         headings_en: b.add_text_field("headings_en", analysed(EN)),
         text: b.add_text_field("text", STORED),
         text_ko: b.add_text_field("text_ko", analysed(KO)),
+        text_ko_bigram: b.add_text_field("text_ko_bigram", analysed(KO_BIGRAM)),
         text_en: b.add_text_field("text_en", analysed(EN)),
         page: b.add_u64_field("page", STORED),
         span_start: b.add_u64_field("span_start", STORED),

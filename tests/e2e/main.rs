@@ -4,6 +4,7 @@
 mod util;
 
 mod ask;
+mod bench;
 mod generate;
 mod library;
 mod models;

@@ -43,6 +43,8 @@ pub struct AskRequest {
     pub max_tokens: u32,
     /// Most sources given to the model.
     pub max_sources: usize,
+    /// Overrides the profile's evidence threshold (share of question terms, 0–1).
+    pub min_coverage: Option<f32>,
 }
 
 impl AskRequest {
@@ -55,6 +57,7 @@ impl AskRequest {
             history: Vec::new(),
             max_tokens: 256,
             max_sources: 5,
+            min_coverage: None,
         }
     }
 }
@@ -215,7 +218,10 @@ impl Sillok {
         if question.is_empty() {
             return Err(Error::EmptyQuestion);
         }
-        let profile = profile::find(self.data_dir().root(), request.profile.as_deref())?;
+        let mut profile = profile::find(self.data_dir().root(), request.profile.as_deref())?;
+        if let Some(threshold) = request.min_coverage {
+            profile.min_coverage = threshold.clamp(0.0, 1.0);
+        }
         let collections = self.collections_for(request, &profile)?;
         let language = match profile.answer_language.as_deref() {
             Some("ko") => "ko",
@@ -260,6 +266,12 @@ impl Sillok {
         }
         let question_terms = terms::content_terms(queries.last().map_or(&question, |q| q));
         let library = self.library()?;
+        let pending = library.pending_files()?;
+        if pending > 0 {
+            answer.notices.push(format!(
+                "{pending} files await indexing and were not searched: run `sillok ingest` or keep `sillok watch` running"
+            ));
+        }
         let mut hits = Vec::new();
         for query in &queries {
             let results = library.search(&SearchRequest {

@@ -54,7 +54,7 @@ pub struct BenchReport {
 }
 
 /// A synthetic clinical paragraph, repeated to the requested prompt length.
-const FILLER: &str = "The patient is a 64-year-old man with hypertension and type 2 diabetes, \
+pub(super) const FILLER: &str = "The patient is a 64-year-old man with hypertension and type 2 diabetes, \
 seen in clinic for follow-up. Blood pressure was 148/92 mmHg on amlodipine 5 mg daily; \
 HbA1c 7.4%. No chest pain or dyspnoea. Plan: continue metformin, review diet, recheck in \
 three months. 환자는 고혈압과 당뇨로 외래 추적 관찰 중이다.\n";
