@@ -175,7 +175,7 @@ pub fn print_answer(answer: &Answer, as_json: bool) {
         AnswerStatus::EvidenceOnly => println!("(evidence only: no model answered)"),
         AnswerStatus::Answered | AnswerStatus::Cancelled => println!(),
     }
-    if !answer.sources.is_empty() {
+    if !answer.sources.is_empty() && answer.status != AnswerStatus::NotFound {
         println!("\nSources:");
         for s in &answer.sources {
             let cited = if answer.cited.contains(&s.number) {

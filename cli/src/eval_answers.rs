@@ -88,7 +88,7 @@ pub fn run(sillok: &Sillok, args: &EvalAnswersArgs) -> CmdResult {
     );
     println!(
         "mean time per answer         {:.2} s",
-        r.mean_answer_time.as_secs_f64()
+        r.mean_answer_seconds
     );
     Ok(())
 }

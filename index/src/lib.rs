@@ -22,6 +22,7 @@
 pub mod analysis;
 pub mod bench;
 pub mod chunk;
+mod coverage;
 mod error;
 pub mod eval;
 mod foreground;

@@ -238,3 +238,80 @@ fn ctrl_c_stops_an_answer_within_a_second_and_marks_it_partial() -> TestResult {
     assert!(answer["notices"].to_string().contains("incomplete"));
     Ok(())
 }
+
+/// A small fixed answer-evaluation set from the samples: the text and Markdown
+/// documents as the corpus, the QA questions about them with their files as gold.
+fn sample_answer_set(dir: &Path) -> TestResult {
+    let lib = samples();
+    let mut corpus = String::new();
+    let mut ids = std::collections::HashSet::new();
+    for folder in std::fs::read_dir(&lib)? {
+        for file in std::fs::read_dir(folder?.path())? {
+            let path = file?.path();
+            let ext = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or_default();
+            if ext == "txt" || ext == "md" {
+                let id = path.strip_prefix(&lib)?.to_string_lossy().into_owned();
+                // Legacy-encoded samples test the parsers, not answering.
+                let Ok(text) = String::from_utf8(std::fs::read(&path)?) else {
+                    continue;
+                };
+                ids.insert(id.clone());
+                corpus.push_str(
+                    &serde_json::json!({ "_id": id, "title": "", "text": text }).to_string(),
+                );
+                corpus.push('\n');
+            }
+        }
+    }
+    let (mut queries, mut qrels) = (String::new(), String::from("query-id\tcorpus-id\tscore\n"));
+    for line in std::fs::read_to_string(lib.join("../qa.jsonl"))?.lines() {
+        let q: serde_json::Value = serde_json::from_str(line)?;
+        let file = q["file"].as_str().unwrap_or_default();
+        if ids.contains(file) {
+            let id = q["id"].as_str().unwrap_or_default();
+            queries.push_str(&serde_json::json!({ "_id": id, "text": q["question"] }).to_string());
+            queries.push('\n');
+            qrels.push_str(&format!("{id}\t{file}\t1\n"));
+        }
+    }
+    std::fs::create_dir_all(dir.join("qrels"))?;
+    std::fs::write(dir.join("corpus.jsonl"), corpus)?;
+    std::fs::write(dir.join("queries.jsonl"), queries)?;
+    std::fs::write(dir.join("qrels/test.tsv"), qrels)?;
+    Ok(())
+}
+
+#[test]
+fn answer_evaluation_on_a_fixed_sample_subset() -> TestResult {
+    let _model = model_lock();
+    let sillok = Sillok::new();
+    sillok.import(GEMMA);
+    let set = tempfile::tempdir()?;
+    sample_answer_set(set.path())?;
+    let out = sillok.ok(&[
+        "eval",
+        "answers",
+        set.path().to_str().unwrap_or_default(),
+        "--limit",
+        "8",
+        "--max-tokens",
+        "24",
+        "--json",
+    ]);
+    let r = json_lines(&out).pop().unwrap_or_default()["report"].clone();
+    eprintln!("sample answer eval: {r}");
+    assert_eq!(r["questions"], 8, "{r}");
+    assert_eq!(r["model"], "gemma-3-270m-q4_k_m");
+    // Every shown citation resolves; the sample questions are easy to find.
+    assert_eq!(r["citation_validity"], 1.0, "{r}");
+    assert!(r["gold_retrieved"].as_f64().unwrap_or(0.0) >= 0.5, "{r}");
+    assert!(r["answer_rate"].as_f64().unwrap_or(0.0) >= 0.5, "{r}");
+    for key in ["abstention_rate", "gold_cited", "flagged_sentence_rate"] {
+        let v = r[key].as_f64().ok_or(key)?;
+        assert!((0.0..=1.0).contains(&v), "{key}: {r}");
+    }
+    Ok(())
+}

@@ -51,8 +51,8 @@ pub struct AnswerEvalReport {
     pub invalid_markers_per_answer: f64,
     /// Answer sentences not supported by their citations (flagged).
     pub flagged_sentence_rate: f64,
-    /// Mean time per answerable question.
-    pub mean_answer_time: Duration,
+    /// Mean seconds per answerable question.
+    pub mean_answer_seconds: f64,
 }
 
 struct Question {
@@ -318,6 +318,6 @@ fn run(
     } else {
         flagged as f64 / sentences as f64
     };
-    report.mean_answer_time = answer_time / u32::try_from(questions.len().max(1)).unwrap_or(1);
+    report.mean_answer_seconds = answer_time.as_secs_f64() / n;
     Ok(report)
 }

@@ -8,8 +8,6 @@ use std::ops::Range;
 use serde::Serialize;
 use sillok_index::Hit;
 
-use super::terms::{content_terms, coverage};
-
 /// One numbered source given to the model and shown to the user.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Source {
@@ -50,7 +48,8 @@ pub struct Quote {
 
 /// Merges hits into sources: a chunk adjacent to one already taken from the
 /// same document page is appended to it; overlapping spans are dropped.
-pub fn merge_hits(hits: &[Hit], question_terms: &HashSet<String>, max: usize) -> Vec<Source> {
+/// Coverage is left at 0 for the caller to measure.
+pub fn merge_hits(hits: &[Hit], max: usize) -> Vec<Source> {
     let mut sources: Vec<Source> = Vec::new();
     let mut seen: HashSet<(String, u64)> = HashSet::new();
     for hit in hits {
@@ -85,9 +84,6 @@ pub fn merge_hits(hits: &[Hit], question_terms: &HashSet<String>, max: usize) ->
             coverage: 0.0,
             text: hit.text.clone(),
         });
-    }
-    for source in &mut sources {
-        source.coverage = coverage(question_terms, &content_terms(&source.text));
     }
     sources
 }
@@ -148,21 +144,33 @@ pub fn sentences(text: &str) -> Vec<&str> {
     out
 }
 
-/// Up to `max` verbatim sentences from the sources that share most terms
-/// with the question (best first, at most two per source).
-pub fn quotes(sources: &[Source], question_terms: &HashSet<String>, max: usize) -> Vec<Quote> {
-    let mut scored: Vec<(f32, usize, usize, &str)> = Vec::new();
+/// Up to `max` verbatim sentences from the sources that cover the question
+/// best (best first, at most two per source); `coverage` scores sentences.
+///
+/// # Errors
+///
+/// Whatever `coverage` fails with.
+pub fn quotes<E>(
+    sources: &[Source],
+    max: usize,
+    coverage: impl Fn(&[&str]) -> Result<Vec<f32>, E>,
+) -> Result<Vec<Quote>, E> {
+    let mut candidates: Vec<(usize, usize, &str)> = Vec::new();
     for source in sources {
         for (i, sentence) in sentences(&source.text).into_iter().enumerate() {
-            if sentence.chars().count() < 8 {
-                continue;
-            }
-            let c = coverage(question_terms, &content_terms(sentence));
-            if c > 0.0 {
-                scored.push((c, source.number, i, sentence));
+            if sentence.chars().count() >= 8 {
+                candidates.push((source.number, i, sentence));
             }
         }
     }
+    let texts: Vec<&str> = candidates.iter().map(|c| c.2).collect();
+    let scores = coverage(&texts)?;
+    let mut scored: Vec<(f32, usize, usize, &str)> = candidates
+        .into_iter()
+        .zip(scores)
+        .filter(|(_, c)| *c > 0.0)
+        .map(|((n, i, s), c)| (c, n, i, s))
+        .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
     let mut per_source = std::collections::HashMap::new();
     let mut out = Vec::new();
@@ -180,7 +188,7 @@ pub fn quotes(sources: &[Source], question_terms: &HashSet<String>, max: usize) 
             break;
         }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -209,25 +217,22 @@ mod tests {
 
     #[test]
     fn neighbours_merge_without_repeating_the_overlap_and_duplicates_drop() {
-        let q = content_terms("amlodipine dose");
         let hits = [
             hit("a", 1, 1, 10..30, "0123456789abcdefghij", 5.0),
             hit("a", 1, 0, 0..15, "000000000001234", 4.0),
             hit("a", 1, 1, 10..30, "0123456789abcdefghij", 3.0),
             hit("b", 2, 0, 0..20, "amlodipine dose 5 mg", 2.0),
         ];
-        let sources = merge_hits(&hits, &q, 5);
+        let sources = merge_hits(&hits, 5);
         assert_eq!(sources.len(), 2);
         assert_eq!(sources[0].span, 0..30);
         assert_eq!(sources[0].text, "00000000000123456789abcdefghij");
         assert_eq!(sources[0].chunk_index, 0);
         assert_eq!(sources[1].number, 2);
-        assert!((sources[1].coverage - 1.0).abs() < 1e-6);
     }
 
     #[test]
-    fn quotes_are_verbatim_sentences_that_bear_on_the_question() {
-        let q = content_terms("목표 혈압은 얼마인가요?");
+    fn quotes_are_verbatim_sentences_ranked_by_coverage() -> Result<(), String> {
         let sources = merge_hits(
             &[hit(
                 "a",
@@ -237,15 +242,22 @@ mod tests {
                 "환자는 잘 지냈다. 목표 혈압은 130/80 mmHg 미만이다. 식사는 양호.",
                 1.0,
             )],
-            &q,
             3,
         );
-        let quotes = quotes(&sources, &q, 3);
+        // A stand-in coverage: sentences mentioning 혈압 cover the question.
+        let quotes = quotes(&sources, 3, |texts: &[&str]| -> Result<Vec<f32>, String> {
+            Ok(texts
+                .iter()
+                .map(|t| if t.contains("혈압") { 1.0 } else { 0.0 })
+                .collect())
+        })?;
+        assert_eq!(quotes.len(), 1);
         assert_eq!(quotes[0].text, "목표 혈압은 130/80 mmHg 미만이다.");
         assert!(sources[0].text.contains(&quotes[0].text));
         assert_eq!(
             sentences("Give 5.5 mg daily. Stop if rash."),
             ["Give 5.5 mg daily.", "Stop if rash."]
         );
+        Ok(())
     }
 }

@@ -159,7 +159,8 @@ pub struct Answer {
     pub text: String,
     /// Per-sentence support checks of `text`.
     pub sentences: Vec<verify::SentenceCheck>,
-    /// The sources given to the model, numbered.
+    /// The sources given to the model, numbered (for "not found": the best
+    /// evidence considered, which did not qualify).
     pub sources: Vec<Source>,
     /// Source numbers the answer cites.
     pub cited: Vec<usize>,
@@ -264,7 +265,8 @@ impl Sillok {
         {
             queries.push(format!("{previous} {question}"));
         }
-        let question_terms = terms::content_terms(queries.last().map_or(&question, |q| q));
+        // A follow-up's terms include the previous question's.
+        let asked = queries.last().cloned().unwrap_or_else(|| question.clone());
         let library = self.library()?;
         let pending = library.pending_files()?;
         if pending > 0 {
@@ -290,7 +292,12 @@ impl Sillok {
             .map(|h| h.doc_key.as_str())
             .collect::<std::collections::HashSet<_>>()
             .len();
-        let sources = evidence::merge_hits(&hits, &question_terms, request.max_sources.max(1));
+        let mut sources = evidence::merge_hits(&hits, request.max_sources.max(1));
+        let texts: Vec<&str> = sources.iter().map(|s| s.text.as_str()).collect();
+        let coverage = library.coverage(&asked, &texts)?;
+        for (source, c) in sources.iter_mut().zip(coverage) {
+            source.coverage = c;
+        }
         answer.receipts.best_coverage = sources.iter().map(|s| s.coverage).fold(0.0, f32::max);
         answer.timings.retrieval = started.elapsed();
 
@@ -306,10 +313,13 @@ impl Sillok {
                     excerpt: s.text.chars().take(160).collect(),
                 })
                 .collect();
+            // Kept for the record (conversations, evaluation); not given to a model.
+            answer.sources = sources;
             answer.timings.total = started.elapsed();
             return Ok(answer);
         }
-        answer.quotes = evidence::quotes(&sources, &question_terms, QUOTES);
+        answer.quotes =
+            evidence::quotes(&sources, QUOTES, |texts| library.coverage(&asked, texts))?;
         on(AnswerEvent::Evidence {
             sources: &sources,
             quotes: &answer.quotes,
