@@ -3,7 +3,8 @@
 #   - 200 SIGKILL rounds of ingestion (normal suite: 20)
 #   - retrieval evaluation on the full public sets (built from registry packages
 #     by ../shared/eval/build-public-sets.sh into ~/.cache/sillok-eval; never committed)
-#   - generation and index benchmarks, printed for the record
+#   - grounded-answer evaluation on the full Debian FAQ sets (both small models)
+#   - generation, index and answer benchmarks, printed for the record
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./installer/dev-setup.sh
@@ -30,11 +31,24 @@ for set in debfaq_ko debfaq_en debfaq_xling lee pubmed_mesh pubmed_title; do
   SILLOK_DATA_DIR="$data" "$sillok" eval retrieval "$EVAL_DIR/$set" --json
 done
 
-step "benchmarks"
+step "grounded answers: full Debian FAQ sets, default model and SmolLM2"
 "$sillok" --data-dir "$data" models import "$SILLOK_MODEL_FILES/gemma-3-270m-q4_k_m.gguf" >/dev/null
+"$sillok" --data-dir "$data" models import "$SILLOK_MODEL_FILES/SmolLM2-135M-Instruct.Q4_1.gguf" >/dev/null
+for model in gemma-3-270m-q4_k_m SmolLM2-135M-Instruct.Q4_1; do
+  for set in debfaq_ko debfaq_en; do
+    [ -d "$EVAL_DIR/$set" ] || continue
+    printf '%-14s %-28s ' "$set" "$model"
+    "$sillok" --data-dir "$data" eval answers "$EVAL_DIR/$set" --model "$model" --max-tokens 96 --json
+  done
+done
+
+step "benchmarks"
 for threads in 1 2; do
   "$sillok" --data-dir "$data" bench generate --threads "$threads"
 done
+"$sillok" --data-dir "$data" ingest samples/library -c samples >/dev/null
+"$sillok" --data-dir "$data" bench ask --question "김가상 환자에게 재진 때 추가한 혈압약은?"
+"$sillok" --data-dir "$data" bench ask --generated-chunks 100000
 for chunks in 100000 1000000; do
   step "bench index: $chunks chunks"
   "$sillok" --data-dir "$data" bench index --chunks "$chunks" --pdf index/tests/fixtures

@@ -178,7 +178,8 @@ pub fn library(sillok: &Sillok, cmd: LibraryCommand) -> CmdResult {
             .iter()
             .map(|f| {
                 json!({ "path": f.path, "collection": f.collection, "status": f.status.as_str(), "detail": detail(&f.status),
-                        "type": f.doc_type, "chunks": f.chunks, "size": f.size, "sha256": f.content_hash })
+                        "type": f.doc_type, "chunks": f.chunks, "size": f.size, "sha256": f.content_hash,
+                        "ocr_pages": f.ocr_pages })
             })
             .collect();
         println!("{}", serde_json::Value::Array(list));
@@ -190,9 +191,16 @@ pub fn library(sillok: &Sillok, cmd: LibraryCommand) -> CmdResult {
 
 fn print_files(files: &[sillok_core::index::FileRecord]) {
     for f in files {
-        let detail = detail(&f.status)
+        let mut detail = detail(&f.status)
             .map(|d| format!(" ({d})"))
             .unwrap_or_default();
+        if !f.ocr_pages.is_empty() {
+            let pages: Vec<String> = f.ocr_pages.iter().map(u32::to_string).collect();
+            detail.push_str(&format!(
+                " (pages {} are scans: need OCR)",
+                pages.join(", ")
+            ));
+        }
         println!(
             "  {:<10} {:>4} chunks  {}{detail}",
             f.status.as_str(),

@@ -91,6 +91,25 @@ pub struct FileRecord {
     pub chunks: u64,
     /// Index commit that holds (or will hold) this state.
     pub staged_seq: u64,
+    /// Pages of an indexed file that are scans without text, awaiting OCR.
+    pub ocr_pages: Vec<u32>,
+}
+
+impl FileRecord {
+    /// The journal's `detail` column: the status's detail, or an indexed
+    /// file's pages awaiting OCR ("3,5").
+    fn detail(&self) -> Option<String> {
+        match (&self.status, self.ocr_pages.is_empty()) {
+            (FileStatus::Indexed, false) => Some(
+                self.ocr_pages
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            (status, _) => status.detail().map(str::to_owned),
+        }
+    }
 }
 
 /// A collection and its roots.
@@ -321,7 +340,7 @@ impl Journal {
                     i64::try_from(r.size).unwrap_or(i64::MAX),
                     r.mtime,
                     r.status.as_str(),
-                    r.status.detail(),
+                    r.detail(),
                     r.doc_type,
                     i64::try_from(r.chunks).unwrap_or(i64::MAX),
                     i64::try_from(r.staged_seq).unwrap_or(i64::MAX),
@@ -412,15 +431,21 @@ const SELECT_FILE: &str = "SELECT path, collection, content_hash, size, mtime, s
 
 fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRecord> {
     let status: String = r.get(5)?;
+    let detail: Option<String> = r.get(6)?;
+    let ocr_pages = match (status.as_str(), &detail) {
+        ("indexed", Some(pages)) => pages.split(',').filter_map(|p| p.parse().ok()).collect(),
+        _ => Vec::new(),
+    };
     Ok(FileRecord {
         path: r.get(0)?,
         collection: r.get(1)?,
         content_hash: r.get(2)?,
         size: u64::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
         mtime: r.get(4)?,
-        status: FileStatus::from_parts(&status, r.get(6)?),
+        status: FileStatus::from_parts(&status, detail),
         doc_type: r.get(7)?,
         chunks: u64::try_from(r.get::<_, i64>(8)?).unwrap_or(0),
         staged_seq: u64::try_from(r.get::<_, i64>(9)?).unwrap_or(0),
+        ocr_pages,
     })
 }

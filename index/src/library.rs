@@ -460,6 +460,7 @@ impl LibraryWriter<'_> {
                 doc_type: None,
                 chunks: 0,
                 staged_seq: 0,
+                ocr_pages: Vec::new(),
             },
             delete_key: None,
         }
@@ -572,6 +573,7 @@ impl LibraryWriter<'_> {
             doc_type: None,
             chunks: 0,
             staged_seq: 0,
+            ocr_pages: Vec::new(),
         };
         // Same content as another file: index it once, record both paths.
         let in_batch = staged.iter().find(|s| {
@@ -631,7 +633,8 @@ impl LibraryWriter<'_> {
             }
         };
         normalize(&mut doc);
-        report.ocr_pages += doc.pages_needing_ocr().len();
+        record.ocr_pages = doc.pages_needing_ocr();
+        report.ocr_pages += record.ocr_pages.len();
         record.doc_type = Some(doc.kind.as_str().to_owned());
         if doc.title.is_none() {
             doc.title = Some(file_name);

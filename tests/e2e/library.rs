@@ -398,3 +398,29 @@ fn ingestion_killed_at_random_points_resumes_without_duplicates() -> TestResult 
     }
     Ok(())
 }
+
+#[test]
+fn scanned_pages_of_a_mixed_pdf_are_recorded_as_needing_ocr() -> TestResult {
+    let sillok = Sillok::new();
+    let dir = tempfile::tempdir()?;
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../index/tests/fixtures/mixed_text_and_scan.pdf");
+    fs::copy(&fixture, dir.path().join("mixed.pdf"))?;
+    let r = json_lines(&sillok.ok(&["ingest", s(dir.path()), "-c", "m", "--json"]))
+        .pop()
+        .unwrap_or_default();
+    assert_eq!(
+        (r["indexed"].as_u64(), r["ocr_pages"].as_u64()),
+        (Some(1), Some(1)),
+        "{r}"
+    );
+    let status = status_of(&sillok);
+    assert_eq!(status[0]["status"], "indexed");
+    assert_eq!(status[0]["ocr_pages"], serde_json::json!([3]), "{status:?}");
+    // Kept across runs: the next pass leaves the file (and its record) as is.
+    sillok.ok(&["ingest", s(dir.path()), "-c", "m"]);
+    assert_eq!(status_of(&sillok)[0]["ocr_pages"], serde_json::json!([3]));
+    let human = sillok.ok(&["library", "status"]);
+    assert!(human.contains("pages 3 are scans"), "{human}");
+    Ok(())
+}
