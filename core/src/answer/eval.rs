@@ -250,7 +250,7 @@ fn run(
         {
             retrieved += 1;
         }
-        if answer.cited.iter().any(is_gold) {
+        if answer.cited_by_model.iter().any(is_gold) {
             cited_model += 1;
         }
         if answer

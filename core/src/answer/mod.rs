@@ -4,6 +4,7 @@
 //! its answer is resolved to a source with document, page and span, and every
 //! sentence is checked against the sources it cites (see [`verify`]).
 
+mod attribute;
 pub mod eval;
 pub mod evidence;
 pub mod prompt;
@@ -16,6 +17,7 @@ use serde::Serialize;
 use sillok_index::SearchRequest;
 use sillok_models::{CancelToken, GenerationRequest, Generator, StopReason};
 
+pub use attribute::Attribution;
 pub use evidence::{Quote, Source};
 
 use crate::profile::{self, Profile};
@@ -164,6 +166,11 @@ pub struct Answer {
     pub sources: Vec<Source>,
     /// Source numbers the answer cites.
     pub cited: Vec<usize>,
+    /// Source numbers the model itself cited (before Sillok added citations).
+    pub cited_by_model: Vec<usize>,
+    /// Citations Sillok added to sentences the model left uncited, where a
+    /// source passed the support check.
+    pub attributions: Vec<Attribution>,
     /// Verbatim evidence sentences (quote-first).
     pub quotes: Vec<Quote>,
     /// Problems found (unsupported sentences, bad citations, contradictions).
@@ -237,6 +244,8 @@ impl Sillok {
             sentences: Vec::new(),
             sources: Vec::new(),
             cited: Vec::new(),
+            cited_by_model: Vec::new(),
+            attributions: Vec::new(),
             quotes: Vec::new(),
             flags: Vec::new(),
             notices: Vec::new(),
@@ -376,7 +385,16 @@ impl Sillok {
             })
             .collect();
         // Verification also flags contradictions between the cited sources.
-        let verification = verify::verify(&report.text, &checked_sources);
+        let mut verification = verify::verify(&report.text, &checked_sources);
+        answer.cited_by_model = verification.cited.clone();
+        if let Some((repaired, added)) = attribute::attribute(&verification, &checked_sources) {
+            answer.notices.push(format!(
+                "Sillok cited {} sentences the model left uncited, where a source supports them",
+                added.len()
+            ));
+            verification = repaired;
+            answer.attributions = added;
+        }
         answer.text = verification.answer;
         answer.sentences = verification.sentences;
         answer.cited = verification.cited;
