@@ -8,6 +8,7 @@ mod attribute;
 pub mod eval;
 pub mod evidence;
 pub mod prompt;
+mod repetition;
 pub mod terms;
 pub mod verify;
 
@@ -357,14 +358,17 @@ impl Sillok {
         generation.sampling.repeat_penalty = 1.15;
         generation.stop = built.stop;
         let before_generation = started.elapsed();
-        let report = generator.generate(&generation, cancel, &mut |piece| {
-            on(AnswerEvent::Text(piece))
-        })?;
+        let (report, looped) = generate_guarded(generator, &generation, cancel, on)?;
         answer.model = Some(ModelId {
             name: generator.name().to_owned(),
             sha256: generator.sha256().to_owned(),
         });
-        answer.status = if report.stop == StopReason::Cancelled {
+        if looped {
+            answer
+                .notices
+                .push("the model repeated itself; the answer was stopped there".to_owned());
+        }
+        answer.status = if report.stop == StopReason::Cancelled && !looped {
             AnswerStatus::Cancelled
         } else {
             AnswerStatus::Answered
@@ -426,6 +430,43 @@ impl Sillok {
     }
 }
 
+/// Generates with the caller's cancellation and a repetition stop; returns the
+/// report and whether the model looped.
+fn generate_guarded(
+    generator: &dyn Generator,
+    request: &GenerationRequest,
+    cancel: &CancelToken,
+    on: &mut dyn FnMut(AnswerEvent<'_>),
+) -> Result<(sillok_models::GenerationReport, bool)> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = CancelToken::default();
+    let done = AtomicBool::new(false);
+    let mut guard = repetition::RepetitionGuard::default();
+    let mut looped = false;
+    let report = std::thread::scope(|scope| {
+        // The caller's cancel reaches the engine even during prefill.
+        scope.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                if cancel.is_cancelled() {
+                    stop.cancel();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        let report = generator.generate(request, &stop, &mut |piece| {
+            on(AnswerEvent::Text(piece));
+            if !looped && guard.push(piece) {
+                looped = true;
+                stop.cancel();
+            }
+        });
+        done.store(true, Ordering::Relaxed);
+        report
+    })?;
+    Ok((report, looped))
+}
+
 fn unique(numbers: impl Iterator<Item = usize>) -> Vec<usize> {
     let mut out = Vec::new();
     for n in numbers {
@@ -434,4 +475,101 @@ fn unique(numbers: impl Iterator<Item = usize>) -> Vec<usize> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use sillok_models::ScriptedGenerator;
+
+    use super::*;
+    use crate::DataDir;
+
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    /// A data directory with the real chunking tokenizer and a one-note library.
+    fn sillok_with_note(
+        dir: &std::path::Path,
+    ) -> std::result::Result<Sillok, Box<dyn std::error::Error>> {
+        let sillok = Sillok::open(DataDir::at(dir.join("data")))?;
+        let tokenizer = std::env::var_os("SILLOK_MODEL_FILES")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/sillok/model-files"))
+            })
+            .unwrap_or_default()
+            .join("chunk-tokenizer.json");
+        std::fs::copy(
+            &tokenizer,
+            sillok.data_dir().models().join(crate::CHUNK_TOKENIZER_FILE),
+        )?;
+        let docs = dir.join("docs");
+        std::fs::create_dir_all(&docs)?;
+        std::fs::write(
+            docs.join("note.txt"),
+            "Follow-up visit. Losartan 50 mg once daily was added; amlodipine 5 mg continued.",
+        )?;
+        sillok.ingest("notes", &[docs], &mut |_| {})?;
+        Ok(sillok)
+    }
+
+    #[test]
+    fn a_looping_model_is_stopped_and_its_bad_markers_are_removed() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let sillok = sillok_with_note(dir.path())?;
+        let model = ScriptedGenerator::new(
+            "scripted",
+            "Losartan 50 mg once daily was added [1]. See [99]. ",
+        )
+        .with_context(8192);
+        let mut request = AskRequest::new("Which dose of losartan was added?");
+        request.max_tokens = 4000;
+        request.min_coverage = Some(0.0);
+        let mut streamed = String::new();
+        let answer = sillok.ask(Some(&model), &request, &CancelToken::default(), &mut |e| {
+            if let AnswerEvent::Text(t) = e {
+                streamed.push_str(t);
+            }
+        })?;
+        assert_eq!(answer.status, AnswerStatus::Answered);
+        assert!(
+            answer.notices.iter().any(|n| n.contains("repeated itself")),
+            "{:?}",
+            answer.notices
+        );
+        assert!(
+            streamed.len() < 400,
+            "stopped early: {} bytes",
+            streamed.len()
+        );
+        assert!(!answer.text.contains("[99]"));
+        assert!(
+            answer
+                .flags
+                .iter()
+                .any(|f| matches!(f, verify::Flag::UnknownSource { .. }))
+        );
+        assert_eq!(answer.cited, [1]);
+        assert_eq!(answer.sentences[0].support, verify::Support::Supported);
+        Ok(())
+    }
+
+    #[test]
+    fn a_cancel_during_prefill_stops_the_answer() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let sillok = sillok_with_note(dir.path())?;
+        let model = ScriptedGenerator::new("scripted", "Losartan [1]. ")
+            .with_context(8192)
+            .with_delay(Duration::from_millis(50));
+        let cancel = CancelToken::default();
+        cancel.cancel();
+        let started = Instant::now();
+        let mut request = AskRequest::new("losartan dose");
+        request.min_coverage = Some(0.0);
+        let answer = sillok.ask(Some(&model), &request, &cancel, &mut |_| {})?;
+        assert_eq!(answer.status, AnswerStatus::Cancelled);
+        assert!(started.elapsed() < Duration::from_secs(1));
+        Ok(())
+    }
 }
