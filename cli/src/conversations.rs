@@ -84,6 +84,13 @@ pub fn chat(sillok: &Sillok, args: &ChatArgs) -> CmdResult {
                 eprintln!("error: {e:#}");
                 continue;
             }
+            // A model that fails mid-conversation: this turn shows the evidence alone.
+            Err(Failure::Internal(e)) if generator.is_some() => {
+                eprintln!("note: the model failed ({e:#}); showing the evidence only");
+                let mut answer = ask_streaming(sillok, None, &request, &cancel, args.json)?;
+                answer.notices.push(format!("the model failed: {e:#}"));
+                answer
+            }
             Err(other) => return Err(other),
         };
         print_answer(&answer, args.json);

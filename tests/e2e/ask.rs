@@ -130,6 +130,14 @@ fn bad_questions_get_clear_errors_or_notices() -> TestResult {
     assert!(err.contains("no collection named nowhere"), "{err}");
     let err = sillok.fails(2, &["ask", "혈압", "--profile", "dentistry"]);
     assert!(err.contains("no profile named dentistry"), "{err}");
+    // A language no document is written in.
+    let answer = answer_of(&sillok.ok(&[
+        "ask",
+        "高血圧の目標値はいくつですか？",
+        "--json",
+        "--no-save",
+    ]));
+    assert_eq!(answer["status"], "not-found", "{answer}");
     // 105k characters (one argument may hold at most 128 KiB).
     let long = "blood pressure ".repeat(7_000);
     let answer = answer_of(&sillok.ok(&["ask", &long, "--no-model", "--json", "--no-save"]));
