@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Command 1 of the README: set up, build, install the default model the way a
 # user would (import from a file), show it, index the bundled sample library,
-# search it, and stream an answer.
+# search it, and answer a question from it with cited sources.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./installer/dev-setup.sh
@@ -21,6 +21,6 @@ query="${SILLOK_DEMO_QUERY:-혈압약 로사르탄}"
 echo "> search: $query"
 "$sillok" search "$query" -k 3
 echo
-prompt="${1:-Hypertension in adults is defined as}"
-echo "> $prompt"
-"$sillok" generate --model "$default_model" --max-tokens 64 "$prompt"
+question="${1:-김가상 환자에게 재진 때 추가한 혈압약은?}"
+echo "> ask: $question"
+"$sillok" ask --model "$default_model" --max-tokens 96 --no-save "$question"
