@@ -328,31 +328,44 @@ impl Sillok {
             answer.timings.total = started.elapsed();
             return Ok(answer);
         }
+        // The prompt first: the sources shown are the ones the model is given.
+        let mut sources = sources;
+        let mut built = None;
+        if let Some(generator) = generator {
+            let prompt_started = Instant::now();
+            let prompt = prompt::build(
+                generator,
+                &profile,
+                &question,
+                language,
+                &sources,
+                request.max_tokens,
+            )?;
+            answer.timings.prompt_build = prompt_started.elapsed();
+            if prompt.sources_used == 0 {
+                answer.notices.push(
+                    "the model's context is too small for any source; showing the evidence only"
+                        .to_owned(),
+                );
+            } else {
+                sources.truncate(prompt.sources_used);
+                built = Some(prompt);
+            }
+        }
         answer.quotes =
             evidence::quotes(&sources, QUOTES, |texts| library.coverage(&asked, texts))?;
         on(AnswerEvent::Evidence {
             sources: &sources,
             quotes: &answer.quotes,
         });
-
-        let Some(generator) = generator else {
+        let (Some(generator), Some(built)) = (generator, built) else {
             answer.status = AnswerStatus::EvidenceOnly;
             answer.cited = unique(answer.quotes.iter().map(|q| q.source));
             answer.sources = sources;
             answer.timings.total = started.elapsed();
             return Ok(answer);
         };
-        let prompt_started = Instant::now();
-        let built = prompt::build(
-            generator,
-            &profile,
-            &question,
-            language,
-            &sources,
-            request.max_tokens,
-        )?;
-        answer.sources = sources.into_iter().take(built.sources_used).collect();
-        answer.timings.prompt_build = prompt_started.elapsed();
+        answer.sources = sources;
         let mut generation = GenerationRequest::new(built.prompt, request.max_tokens);
         generation.sampling.temperature = 0.0;
         generation.sampling.repeat_penalty = 1.15;
