@@ -329,7 +329,6 @@ impl Sillok {
             return Ok(answer);
         }
         // The prompt first: the sources shown are the ones the model is given.
-        let mut sources = sources;
         let mut built = None;
         if let Some(generator) = generator {
             let prompt_started = Instant::now();
