@@ -59,6 +59,9 @@ pub struct BenchIndexArgs {
     /// Seed of the generated corpus.
     #[arg(long, default_value_t = 20_261_126)]
     seed: u64,
+    /// Threads that read, parse and chunk (0: one per core, at most 4).
+    #[arg(long, default_value_t = 0)]
+    workers: usize,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -161,6 +164,7 @@ fn index(sillok: &Sillok, args: &BenchIndexArgs) -> CmdResult {
         pdfs,
         queries: args.queries,
         seed: args.seed,
+        workers: args.workers,
     };
     let r = bench_index(sillok, &config)?;
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;

@@ -30,6 +30,7 @@ pub mod journal;
 mod library;
 mod lock;
 pub mod parse;
+mod prepare;
 mod schema;
 mod search;
 pub mod watch;

@@ -2,20 +2,18 @@
 //! searchable by any number of readers, written by one writer at a time.
 
 use std::collections::HashSet;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
 
 use tantivy::directory::MmapDirectory;
 use tantivy::schema::{Schema, Term};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
-use unicode_normalization::UnicodeNormalization;
 
-use crate::chunk::{ChunkConfig, TokenCounter, chunk_document};
+use crate::chunk::{Chunk, ChunkConfig, TokenCounter, chunk_document};
 use crate::foreground::Foreground;
 use crate::journal::{CollectionRecord, FileRecord, FileStatus, Journal};
 use crate::lock::WriterLock;
-use crate::parse::{Limits, ParseFailure, ParsedDocument, parse_bytes};
+use crate::parse::{Limits, ParseFailure, ParsedDocument};
+use crate::prepare::{Outcome, Prepared, Preparer, default_workers, mtime_of};
 use crate::schema::{self, Fields};
 use crate::{Error, Result, analysis};
 
@@ -23,6 +21,8 @@ use crate::{Error, Result, analysis};
 const BATCH_FILES: usize = 64;
 /// Chunks per index commit during ingestion.
 const BATCH_CHUNKS: usize = 4000;
+/// Files per worker handed out at a time (bounds parsed documents held in memory).
+const FILES_PER_WORKER: usize = 4;
 /// Memory for tantivy's indexing buffer.
 const WRITER_MEMORY: usize = 64 << 20;
 
@@ -186,6 +186,8 @@ pub struct IngestSettings {
     pub chunking: ChunkConfig,
     /// Interactive work ingestion waits for, between files.
     pub foreground: Foreground,
+    /// Threads that read, parse and chunk files (0: one per core, at most 4).
+    pub workers: usize,
 }
 
 /// What ingestion reports as it goes.
@@ -347,37 +349,60 @@ impl LibraryWriter<'_> {
             progress(&IngestEvent::Committed { seq });
         }
         let mut chunks_in_batch = 0;
-        for (done, item) in found.into_iter().enumerate() {
+        let mut done = 0;
+        let workers = match self.settings.workers {
+            0 => default_workers(),
+            n => n,
+        };
+        for window in found.chunks(workers * FILES_PER_WORKER) {
             self.settings.foreground.wait_until_idle();
-            let path_string = item.path.to_string_lossy().into_owned();
-            let outcome = match item.problem {
-                Some(reason) => Some(self.failed(collection, &path_string, reason)),
-                None => {
-                    self.ingest_file(collection, &item.path, &path_string, &staged, &mut report)?
+            // Unchanged files and discovery problems need no reading.
+            let mut todo = Vec::new();
+            for (i, item) in window.iter().enumerate() {
+                if item.problem.is_none() && !self.unchanged(collection, &item.path)? {
+                    todo.push(i);
                 }
-            };
-            let Some(stage) = outcome else {
-                report.unchanged += 1;
-                continue;
-            };
-            match &stage.record.status {
-                FileStatus::Indexed => report.indexed += 1,
-                FileStatus::Duplicate { .. } => report.duplicates += 1,
-                FileStatus::NeedsOcr => report.needs_ocr += 1,
-                FileStatus::Failed { .. } => report.failed += 1,
-                FileStatus::Pending | FileStatus::Removed => {}
             }
-            chunks_in_batch += usize::try_from(stage.record.chunks).unwrap_or(0);
-            progress(&IngestEvent::File {
-                path: path_string,
-                status: stage.record.status.clone(),
-                done: done + 1,
-            });
-            staged.push(stage);
-            if staged.len() >= BATCH_FILES || chunks_in_batch >= BATCH_CHUNKS {
-                let seq = self.commit(&mut staged)?;
-                chunks_in_batch = 0;
-                progress(&IngestEvent::Committed { seq });
+            let paths: Vec<&Path> = window.iter().map(|f| f.path.as_path()).collect();
+            let mut prepared = Preparer {
+                limits: &self.settings.limits,
+                chunking: &self.settings.chunking,
+                counter: &self.counter,
+                foreground: &self.settings.foreground,
+            }
+            .prepare_all(&paths, &todo, workers);
+            for (item, prepared) in window.iter().zip(prepared.iter_mut()) {
+                done += 1;
+                let path_string = item.path.to_string_lossy().into_owned();
+                let stage = match (&item.problem, prepared.take()) {
+                    (Some(reason), _) => self.failed(collection, &path_string, reason.clone()),
+                    (None, Some(prepared)) => {
+                        self.apply(collection, &path_string, prepared, &staged, &mut report)?
+                    }
+                    (None, None) => {
+                        report.unchanged += 1;
+                        continue;
+                    }
+                };
+                match &stage.record.status {
+                    FileStatus::Indexed => report.indexed += 1,
+                    FileStatus::Duplicate { .. } => report.duplicates += 1,
+                    FileStatus::NeedsOcr => report.needs_ocr += 1,
+                    FileStatus::Failed { .. } => report.failed += 1,
+                    FileStatus::Pending | FileStatus::Removed => {}
+                }
+                chunks_in_batch += usize::try_from(stage.record.chunks).unwrap_or(0);
+                progress(&IngestEvent::File {
+                    path: path_string,
+                    status: stage.record.status.clone(),
+                    done,
+                });
+                staged.push(stage);
+                if staged.len() >= BATCH_FILES || chunks_in_batch >= BATCH_CHUNKS {
+                    let seq = self.commit(&mut staged)?;
+                    chunks_in_batch = 0;
+                    progress(&IngestEvent::Committed { seq });
+                }
             }
         }
         if !staged.is_empty() || report.indexed > 0 {
@@ -491,63 +516,38 @@ impl LibraryWriter<'_> {
             .then(|| doc_key(collection, hash)))
     }
 
-    /// Handles one file; `None` when it is unchanged.
-    fn ingest_file(
+    /// True when the journal already has this file as it is now.
+    fn unchanged(&self, collection: &str, path: &Path) -> Result<bool> {
+        let Some(previous) = self.journal.file(&path.to_string_lossy())? else {
+            return Ok(false);
+        };
+        let Ok(meta) = std::fs::metadata(path) else {
+            return Ok(false);
+        };
+        Ok(previous.collection == collection
+            && previous.size == meta.len()
+            && previous.mtime == mtime_of(&meta)
+            && !matches!(
+                previous.status,
+                FileStatus::Pending | FileStatus::Failed { .. } | FileStatus::Removed
+            ))
+    }
+
+    /// Turns a prepared file into its journal row and index documents: a
+    /// duplicate of content already indexed is recorded, not indexed again.
+    fn apply(
         &mut self,
         collection: &str,
-        path: &Path,
         path_string: &str,
+        prepared: Prepared,
         staged: &[Staged],
         report: &mut IngestReport,
-    ) -> Result<Option<Staged>> {
+    ) -> Result<Staged> {
+        let (hash, parsed) = match prepared.outcome {
+            Outcome::Unread(reason) => return Ok(self.failed(collection, path_string, reason)),
+            Outcome::Read { hash, parsed } => (hash, parsed),
+        };
         let previous = self.journal.file(path_string)?;
-        let meta = match std::fs::metadata(path) {
-            Ok(meta) => meta,
-            Err(e) => {
-                return Ok(Some(self.failed(
-                    collection,
-                    path_string,
-                    format!("cannot read the file: {e}"),
-                )));
-            }
-        };
-        let mtime = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        if let Some(prev) = &previous
-            && prev.collection == collection
-            && prev.size == meta.len()
-            && prev.mtime == mtime
-            && !matches!(
-                prev.status,
-                FileStatus::Pending | FileStatus::Failed { .. } | FileStatus::Removed
-            )
-        {
-            return Ok(None);
-        }
-        let fail = |reason: String| Ok(Some(self.failed(collection, path_string, reason)));
-        if meta.len() > self.settings.limits.max_file_bytes {
-            return fail(
-                ParseFailure::TooLarge {
-                    size: meta.len(),
-                    max: self.settings.limits.max_file_bytes,
-                }
-                .to_string(),
-            );
-        }
-        let bytes = match read_bounded(path, self.settings.limits.max_file_bytes) {
-            Ok(bytes) => bytes,
-            Err(e) => return fail(format!("cannot read the file: {e}")),
-        };
-        if std::fs::metadata(path).ok().map(|m| m.len()) != Some(bytes.len() as u64) {
-            return fail(
-                "the file changed while it was read; it will be indexed on the next pass"
-                    .to_owned(),
-            );
-        }
-        let hash = sha256_hex(&bytes);
         // The chunks this path held before, if it now holds other content or
         // moved collection, and no duplicate still relies on them.
         let old_key = match &previous {
@@ -567,8 +567,8 @@ impl LibraryWriter<'_> {
             path: path_string.to_owned(),
             collection: collection.to_owned(),
             content_hash: Some(hash.clone()),
-            size: meta.len(),
-            mtime,
+            size: prepared.size,
+            mtime: prepared.mtime,
             status: FileStatus::Pending,
             doc_type: None,
             chunks: 0,
@@ -596,59 +596,59 @@ impl LibraryWriter<'_> {
             {
                 // It was the indexed copy itself (mtime touched): nothing to do.
                 record.status = FileStatus::Indexed;
-                record.chunks = previous.map_or(0, |p| p.chunks);
-                return Ok(Some(Staged {
+                if let Some(p) = previous {
+                    record.chunks = p.chunks;
+                    record.ocr_pages = p.ocr_pages;
+                }
+                return Ok(Staged {
                     record,
                     delete_key: None,
-                }));
+                });
             }
             record.status = FileStatus::Duplicate { of };
-            return Ok(Some(Staged {
+            return Ok(Staged {
                 record,
                 delete_key: old_key,
-            }));
+            });
         }
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let parsed = parse_bytes(&file_name, &bytes, &self.settings.limits);
-        let mut doc = match parsed {
-            Ok(doc) => doc,
+        let (doc, chunks) = match parsed {
+            Ok(parsed) => parsed,
             Err(ParseFailure::NeedsOcr) => {
                 record.status = FileStatus::NeedsOcr;
-                return Ok(Some(Staged {
+                return Ok(Staged {
                     record,
                     delete_key: old_key,
-                }));
+                });
             }
             Err(failure) => {
                 record.status = FileStatus::Failed {
                     reason: failure.to_string(),
                 };
-                return Ok(Some(Staged {
+                return Ok(Staged {
                     record,
                     delete_key: old_key,
-                }));
+                });
             }
         };
-        normalize(&mut doc);
         record.ocr_pages = doc.pages_needing_ocr();
         report.ocr_pages += record.ocr_pages.len();
         record.doc_type = Some(doc.kind.as_str().to_owned());
-        if doc.title.is_none() {
-            doc.title = Some(file_name);
-        }
-        let (chunks, text_bytes) =
-            self.index_parsed(collection, &hash, path_string, mtime, &doc)?;
+        let text_bytes = self.add_chunks(
+            collection,
+            &hash,
+            path_string,
+            prepared.mtime,
+            &doc,
+            &chunks,
+        )?;
         report.text_bytes += text_bytes;
-        report.chunks += chunks;
+        report.chunks += chunks.len();
         record.status = FileStatus::Indexed;
-        record.chunks = chunks as u64;
-        Ok(Some(Staged {
+        record.chunks = chunks.len() as u64;
+        Ok(Staged {
             record,
             delete_key: old_key,
-        }))
+        })
     }
 
     /// Chunks a parsed document and adds its chunks (replacing any earlier copy
@@ -661,9 +661,24 @@ impl LibraryWriter<'_> {
         mtime: i64,
         doc: &ParsedDocument,
     ) -> Result<(usize, usize)> {
+        let chunks = chunk_document(doc, &self.counter, &self.settings.chunking);
+        let text_bytes = self.add_chunks(collection, hash, path, mtime, doc, &chunks)?;
+        Ok((chunks.len(), text_bytes))
+    }
+
+    /// Adds a document's chunks (replacing any earlier copy of the same
+    /// content); returns the bytes of text added.
+    fn add_chunks(
+        &mut self,
+        collection: &str,
+        hash: &str,
+        path: &str,
+        mtime: i64,
+        doc: &ParsedDocument,
+        chunks: &[Chunk],
+    ) -> Result<usize> {
         let key = doc_key(collection, hash);
         let title = doc.title.clone().unwrap_or_default();
-        let chunks = chunk_document(doc, &self.counter, &self.settings.chunking);
         let (_, _, f) = self.library.parts();
         // Re-indexing the same content (e.g. after a crash) replaces, never duplicates.
         self.writer
@@ -698,7 +713,7 @@ impl LibraryWriter<'_> {
             self.writer.add_document(d)?;
             text_bytes += chunk.text.len();
         }
-        Ok((chunks.len(), text_bytes))
+        Ok(text_bytes)
     }
 
     /// Commits what was added so far (used by evaluation and benchmarks).
@@ -808,32 +823,6 @@ fn fields_differ(tantivy_dir: &Path, schema: &Schema) -> Result<bool> {
 /// `collection:content-hash`, the key all chunks of one document share.
 pub(crate) fn doc_key(collection: &str, hash: &str) -> String {
     format!("{collection}:{hash}")
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(bytes))
-}
-
-/// NFC everywhere: NFD Hangul (macOS, some exports) must match NFC queries.
-fn normalize(doc: &mut ParsedDocument) {
-    for page in &mut doc.pages {
-        for block in &mut page.blocks {
-            if !unicode_normalization::is_nfc(&block.text) {
-                block.text = block.text.nfc().collect();
-            }
-        }
-    }
-    if let Some(title) = &mut doc.title {
-        *title = title.nfc().collect();
-    }
-}
-
-fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
-    let file = std::fs::File::open(path)?;
-    let mut bytes = Vec::new();
-    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
-    Ok(bytes)
 }
 
 /// Checks a collection name.

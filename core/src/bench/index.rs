@@ -29,6 +29,8 @@ pub struct IndexBenchConfig {
     pub queries: usize,
     /// Seed of the generated corpus.
     pub seed: u64,
+    /// Threads that read, parse and chunk (0: one per core, at most 4).
+    pub workers: usize,
 }
 
 /// Query latency of one kind, ours and the baseline's.
@@ -142,7 +144,11 @@ fn run(
     let library = Library::open(&work.join("library"))?;
     let started = Instant::now();
     let ingested = {
-        let mut writer = library.writer(counter, sillok.ingest_settings())?;
+        let settings = sillok_index::IngestSettings {
+            workers: config.workers,
+            ..sillok.ingest_settings()
+        };
+        let mut writer = library.writer(counter, settings)?;
         writer.ingest("bench", std::slice::from_ref(&corpus.dir), &mut |_| {})?
     };
     let ingest_time = started.elapsed();
