@@ -34,7 +34,7 @@ done
 step "grounded answers: full Debian FAQ sets, default model and SmolLM2"
 "$sillok" --data-dir "$data" models import "$SILLOK_MODEL_FILES/gemma-3-270m-q4_k_m.gguf" >/dev/null
 "$sillok" --data-dir "$data" models import "$SILLOK_MODEL_FILES/SmolLM2-135M-Instruct.Q4_1.gguf" >/dev/null
-for model in gemma-3-270m-q4_k_m SmolLM2-135M-Instruct.Q4_1; do
+for model in gemma-3-270m-q4_k_m smollm2-135m-instruct-q4_1; do
   for set in debfaq_ko debfaq_en; do
     [ -d "$EVAL_DIR/$set" ] || continue
     printf '%-14s %-28s ' "$set" "$model"
