@@ -131,21 +131,44 @@ impl Sillok {
     /// Unreadable set, missing tokenizer, index failures.
     pub fn eval_retrieval(&self, set_dir: &Path, max_queries: Option<usize>) -> Result<EvalReport> {
         let counter = TokenCounter::from_file(&self.chunk_tokenizer_path()?)?;
-        let work = self
+        self.in_scratch_dir("eval", |work| {
+            Ok(sillok_index::eval_retrieval(
+                set_dir,
+                work,
+                counter,
+                max_queries,
+            )?)
+        })
+    }
+
+    /// Runs `work` in a fresh folder `<data>/tmp/<name>-<pid>` (evaluations,
+    /// benchmarks), removed afterwards whether `work` succeeds or not.
+    ///
+    /// # Errors
+    ///
+    /// `work`'s error, or [`Error::DataDir`] when the folder cannot be cleared.
+    pub(crate) fn in_scratch_dir<T>(
+        &self,
+        name: &str,
+        work: impl FnOnce(&Path) -> Result<T>,
+    ) -> Result<T> {
+        let dir = self
             .data_dir()
             .root()
             .join("tmp")
-            .join(format!("eval-{}", std::process::id()));
+            .join(format!("{name}-{}", std::process::id()));
         let fail = |source| Error::DataDir {
-            path: work.clone(),
+            path: dir.clone(),
             source,
         };
-        match std::fs::remove_dir_all(&work) {
+        match std::fs::remove_dir_all(&dir) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(fail(e)),
             _ => {}
         }
-        let report = sillok_index::eval_retrieval(set_dir, &work, counter, max_queries);
-        std::fs::remove_dir_all(&work).map_err(fail)?;
-        Ok(report?)
+        let result = work(&dir);
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(fail(e)),
+            _ => result,
+        }
     }
 }

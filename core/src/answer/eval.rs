@@ -71,30 +71,17 @@ pub fn eval_answers(
     generator: Option<&dyn Generator>,
     config: &AnswerEvalConfig,
 ) -> Result<AnswerEvalReport> {
-    let work = sillok
-        .data_dir()
-        .root()
-        .join("tmp")
-        .join(format!("eval-answers-{}", std::process::id()));
-    let fail = |source| Error::DataDir {
-        path: work.clone(),
-        source,
-    };
-    match std::fs::remove_dir_all(&work) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(fail(e)),
-        _ => {}
-    }
     let counter = TokenCounter::from_file(&sillok.chunk_tokenizer_path()?)?;
-    let result = run(
-        &work,
-        sillok.data_dir().root(),
-        set_dir,
-        counter,
-        generator,
-        config,
-    );
-    std::fs::remove_dir_all(&work).map_err(fail)?;
-    result
+    sillok.in_scratch_dir("eval-answers", |work| {
+        run(
+            work,
+            sillok.data_dir().root(),
+            set_dir,
+            counter,
+            generator,
+            config,
+        )
+    })
 }
 
 fn bad_set(path: &Path, reason: impl std::fmt::Display) -> Error {

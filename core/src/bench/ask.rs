@@ -10,7 +10,7 @@ use sillok_models::{CancelToken, GenerationRequest, Generator, Prompt};
 
 use super::generate::FILLER;
 use crate::answer::AskRequest;
-use crate::{DataDir, Error, Result, Sillok};
+use crate::{DataDir, Result, Sillok};
 
 /// Generated text per requested chunk (as in `bench index`).
 const BYTES_PER_CHUNK: u64 = 500;
@@ -74,20 +74,7 @@ pub fn bench_ask(
     let Some(chunks) = config.generated_chunks else {
         return measure(sillok, generator, config, config.question.clone());
     };
-    let work = sillok
-        .data_dir()
-        .root()
-        .join("tmp")
-        .join(format!("bench-ask-{}", std::process::id()));
-    let fail = |source| Error::DataDir {
-        path: work.clone(),
-        source,
-    };
-    match std::fs::remove_dir_all(&work) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(fail(e)),
-        _ => {}
-    }
-    let result = (|| {
+    sillok.in_scratch_dir("bench-ask", |work| {
         let corpus = generate_corpus(
             &work.join("corpus"),
             chunks.saturating_mul(BYTES_PER_CHUNK),
@@ -109,9 +96,7 @@ pub fn bench_ask(
             writer.ingest("bench", std::slice::from_ref(&corpus.dir), &mut |_| {})?;
         }
         measure(&throwaway, generator, config, question)
-    })();
-    std::fs::remove_dir_all(&work).map_err(fail)?;
-    result
+    })
 }
 
 fn measure(

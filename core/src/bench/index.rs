@@ -100,22 +100,7 @@ fn mb_per_s(bytes: u64, time: Duration) -> f64 {
 ///
 /// Missing tokenizer, unreadable set, I/O or index failures.
 pub fn bench_index(sillok: &Sillok, config: &IndexBenchConfig) -> Result<IndexBenchReport> {
-    let work = sillok
-        .data_dir()
-        .root()
-        .join("tmp")
-        .join(format!("bench-index-{}", std::process::id()));
-    let fail = |source| Error::DataDir {
-        path: work.clone(),
-        source,
-    };
-    match std::fs::remove_dir_all(&work) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(fail(e)),
-        _ => {}
-    }
-    let report = run(sillok, config, &work);
-    std::fs::remove_dir_all(&work).map_err(fail)?;
-    report
+    sillok.in_scratch_dir("bench-index", |work| run(sillok, config, work))
 }
 
 fn run(
