@@ -6,14 +6,14 @@ use clap::Args;
 use serde_json::json;
 use sillok_core::Sillok;
 use sillok_core::answer::{Answer, AnswerEvent, AnswerStatus, AskRequest};
+use sillok_core::conversations::{ConversationId, ConversationStore};
 use sillok_core::models::{CancelToken, Generator, LlamaGenerator};
 
-use crate::{CmdResult, EngineArgs, Failure};
+use crate::{CmdResult, EngineArgs, Failure, cancel_on_ctrl_c};
 
+/// How questions are answered: shared by `ask` and `chat`.
 #[derive(Debug, Args)]
-pub struct AskArgs {
-    /// The question (Korean or English).
-    question: String,
+pub struct AnswerArgs {
     /// Collections to search (repeatable; default: the profile's, else all).
     #[arg(long, short)]
     collection: Vec<String>,
@@ -26,14 +26,58 @@ pub struct AskArgs {
     /// Show the evidence only; do not load a model.
     #[arg(long)]
     no_model: bool,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+impl AnswerArgs {
+    /// The model to answer with, or a notice why there is none.
+    pub fn model(
+        &self,
+        sillok: &Sillok,
+    ) -> Result<(Option<LlamaGenerator>, Option<String>), Failure> {
+        answer_model(sillok, &self.engine, self.profile.as_deref(), self.no_model)
+    }
+
+    /// `question` with these settings.
+    pub fn request(&self, question: String) -> AskRequest {
+        let mut request = AskRequest::new(question);
+        request.collections = self.collection.clone();
+        request.profile = self.profile.clone();
+        request.max_tokens = self.max_tokens;
+        request
+    }
+
+    /// Saves `answer` as the next turn of `conversation` (a new one when `None`).
+    pub fn save(
+        &self,
+        sillok: &Sillok,
+        store: &mut ConversationStore,
+        conversation: Option<ConversationId>,
+        answer: &Answer,
+    ) -> Result<ConversationId, Failure> {
+        Ok(sillok.save_turn(
+            store,
+            conversation,
+            self.profile.as_deref(),
+            &self.collection,
+            answer,
+        )?)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// The question (Korean or English).
+    question: String,
+    #[command(flatten)]
+    answer: AnswerArgs,
     /// Do not save the question and answer as a conversation.
     #[arg(long)]
     no_save: bool,
     /// Print one JSON object per event, the last one the whole answer.
     #[arg(long)]
     json: bool,
-    #[command(flatten)]
-    engine: EngineArgs,
 }
 
 /// Loads the chat model for answers; a model that cannot be loaded leaves the
@@ -61,17 +105,9 @@ pub fn answer_model(
 }
 
 pub fn run(sillok: &Sillok, args: &AskArgs) -> CmdResult {
-    let (generator, notice) =
-        answer_model(sillok, &args.engine, args.profile.as_deref(), args.no_model)?;
-    let mut request = AskRequest::new(args.question.clone());
-    request.collections = args.collection.clone();
-    request.profile = args.profile.clone();
-    request.max_tokens = args.max_tokens;
-    let cancel = CancelToken::default();
-    let on_interrupt = cancel.clone();
-    ctrlc::set_handler(move || on_interrupt.cancel()).map_err(|e| {
-        Failure::Internal(anyhow::anyhow!("cannot install the Ctrl-C handler: {e}"))
-    })?;
+    let (generator, notice) = args.answer.model(sillok)?;
+    let request = args.answer.request(args.question.clone());
+    let cancel = cancel_on_ctrl_c()?;
     let mut answer = ask_streaming(
         sillok,
         generator.as_ref().map(|g| g as &dyn Generator),
@@ -83,13 +119,7 @@ pub fn run(sillok: &Sillok, args: &AskArgs) -> CmdResult {
     print_answer(&answer, args.json);
     if !args.no_save {
         let mut store = sillok.conversations()?;
-        let id = sillok.save_turn(
-            &mut store,
-            None,
-            args.profile.as_deref(),
-            &args.collection,
-            &answer,
-        )?;
+        let id = args.answer.save(sillok, &mut store, None, &answer)?;
         if args.json {
             println!("{}", json!({ "event": "conversation", "id": id.0 }));
         } else {

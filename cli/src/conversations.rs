@@ -5,12 +5,12 @@ use std::io::BufRead;
 use clap::{Args, Subcommand};
 use serde_json::json;
 use sillok_core::Sillok;
-use sillok_core::answer::{AnswerStatus, AskRequest};
+use sillok_core::answer::AnswerStatus;
 use sillok_core::conversations::ConversationId;
-use sillok_core::models::{CancelToken, Generator};
+use sillok_core::models::Generator;
 
-use crate::ask::{answer_model, ask_streaming, print_answer};
-use crate::{CmdResult, EngineArgs, Failure};
+use crate::ask::{AnswerArgs, ask_streaming, print_answer};
+use crate::{CmdResult, Failure, cancel_on_ctrl_c};
 
 /// Earlier turns read for a follow-up.
 const HISTORY_TURNS: usize = 4;
@@ -20,40 +20,23 @@ pub struct ChatArgs {
     /// Continue this conversation (default: a new one).
     #[arg(long)]
     conversation: Option<i64>,
-    /// Collections to search (repeatable).
-    #[arg(long, short)]
-    collection: Vec<String>,
-    /// Domain profile.
-    #[arg(long, short)]
-    profile: Option<String>,
-    /// Most tokens per answer.
-    #[arg(long, default_value_t = 256)]
-    max_tokens: u32,
-    /// Show the evidence only; do not load a model.
-    #[arg(long)]
-    no_model: bool,
+    #[command(flatten)]
+    answer: AnswerArgs,
     /// JSON events instead of text.
     #[arg(long)]
     json: bool,
-    #[command(flatten)]
-    engine: EngineArgs,
 }
 
 /// One question per line from standard input; follow-ups see earlier turns.
 /// Every turn is saved. An empty line or end of input ends the chat.
 pub fn chat(sillok: &Sillok, args: &ChatArgs) -> CmdResult {
-    let (generator, notice) =
-        answer_model(sillok, &args.engine, args.profile.as_deref(), args.no_model)?;
+    let (generator, notice) = args.answer.model(sillok)?;
     if let Some(notice) = &notice {
         eprintln!("note: {notice}");
     }
     let mut store = sillok.conversations()?;
     let mut conversation = args.conversation.map(ConversationId);
-    let cancel = CancelToken::default();
-    let on_interrupt = cancel.clone();
-    ctrlc::set_handler(move || on_interrupt.cancel()).map_err(|e| {
-        Failure::Internal(anyhow::anyhow!("cannot install the Ctrl-C handler: {e}"))
-    })?;
+    let cancel = cancel_on_ctrl_c()?;
     if !args.json {
         eprintln!("Ask a question (an empty line ends the chat).");
     }
@@ -62,10 +45,7 @@ pub fn chat(sillok: &Sillok, args: &ChatArgs) -> CmdResult {
         if question.trim().is_empty() {
             break;
         }
-        let mut request = AskRequest::new(question);
-        request.collections = args.collection.clone();
-        request.profile = args.profile.clone();
-        request.max_tokens = args.max_tokens;
+        let mut request = args.answer.request(question);
         if let Some(id) = conversation {
             request.history = store
                 .history(id, HISTORY_TURNS)
@@ -94,13 +74,9 @@ pub fn chat(sillok: &Sillok, args: &ChatArgs) -> CmdResult {
             Err(other) => return Err(other),
         };
         print_answer(&answer, args.json);
-        let id = sillok.save_turn(
-            &mut store,
-            conversation,
-            args.profile.as_deref(),
-            &args.collection,
-            &answer,
-        )?;
+        let id = args
+            .answer
+            .save(sillok, &mut store, conversation, &answer)?;
         conversation = Some(id);
         if answer.status == AnswerStatus::Cancelled {
             return Err(Failure::Cancelled);

@@ -5,11 +5,9 @@ use std::io::Write;
 use clap::Args;
 use serde_json::json;
 use sillok_core::Sillok;
-use sillok_core::models::{
-    CancelToken, ChatRole, GenerationRequest, Generator, Message, Prompt, StopReason,
-};
+use sillok_core::models::{ChatRole, GenerationRequest, Generator, Message, Prompt, StopReason};
 
-use crate::{CmdResult, EngineArgs, Failure};
+use crate::{CmdResult, EngineArgs, Failure, cancel_on_ctrl_c};
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
@@ -65,11 +63,7 @@ pub fn run(sillok: &Sillok, args: &GenerateArgs) -> CmdResult {
     request.sampling.seed = args.seed;
     request.stop = args.stop.clone();
 
-    let cancel = CancelToken::default();
-    let on_interrupt = cancel.clone();
-    ctrlc::set_handler(move || on_interrupt.cancel()).map_err(|e| {
-        Failure::Internal(anyhow::anyhow!("cannot install the Ctrl-C handler: {e}"))
-    })?;
+    let cancel = cancel_on_ctrl_c()?;
 
     let mut stdout = std::io::stdout().lock();
     let as_json = args.json;

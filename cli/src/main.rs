@@ -122,6 +122,16 @@ impl From<sillok_core::models::Error> for Failure {
 
 type CmdResult = Result<(), Failure>;
 
+/// A cancel token that Ctrl-C (or SIGTERM) sets.
+fn cancel_on_ctrl_c() -> Result<sillok_core::models::CancelToken, Failure> {
+    let cancel = sillok_core::models::CancelToken::default();
+    let on_interrupt = cancel.clone();
+    ctrlc::set_handler(move || on_interrupt.cancel()).map_err(|e| {
+        Failure::Internal(anyhow::anyhow!("cannot install the Ctrl-C handler: {e}"))
+    })?;
+    Ok(cancel)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();

@@ -117,33 +117,6 @@ fn absorb(source: &mut Source, hit: &Hit) {
     source.chunk_index = source.chunk_index.min(hit.chunk_index);
 }
 
-/// Sentences of `text` (Korean and English ends, line breaks).
-pub fn sentences(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
-    for (i, &(at, c)) in chars.iter().enumerate() {
-        let next = chars.get(i + 1).map(|&(_, n)| n);
-        let end = match c {
-            '\n' => true,
-            '.' | '?' | '!' | '。' => next.is_none_or(char::is_whitespace),
-            _ => false,
-        };
-        if end {
-            let piece = text[start..at + c.len_utf8()].trim();
-            if !piece.is_empty() {
-                out.push(piece);
-            }
-            start = at + c.len_utf8();
-        }
-    }
-    let rest = text[start..].trim();
-    if !rest.is_empty() {
-        out.push(rest);
-    }
-    out
-}
-
 /// Up to `max` verbatim sentences from the sources that cover the question
 /// best (best first, at most two per source); `coverage` scores sentences.
 ///
@@ -157,7 +130,12 @@ pub fn quotes<E>(
 ) -> Result<Vec<Quote>, E> {
     let mut candidates: Vec<(usize, usize, &str)> = Vec::new();
     for source in sources {
-        for (i, sentence) in sentences(&source.text).into_iter().enumerate() {
+        // The verifier's sentence splitter: quotes are cut where answers are.
+        let text = source.text.as_str();
+        let sentences = super::verify::split_sentences(text)
+            .into_iter()
+            .map(|r| &text[r]);
+        for (i, sentence) in sentences.enumerate() {
             if sentence.chars().count() >= 8 {
                 candidates.push((source.number, i, sentence));
             }
@@ -254,10 +232,12 @@ mod tests {
         assert_eq!(quotes.len(), 1);
         assert_eq!(quotes[0].text, "목표 혈압은 130/80 mmHg 미만이다.");
         assert!(sources[0].text.contains(&quotes[0].text));
-        assert_eq!(
-            sentences("Give 5.5 mg daily. Stop if rash."),
-            ["Give 5.5 mg daily.", "Stop if rash."]
-        );
+        let text = "Give 5.5 mg daily. Stop if rash.";
+        let split: Vec<&str> = crate::answer::verify::split_sentences(text)
+            .into_iter()
+            .map(|r| &text[r])
+            .collect();
+        assert_eq!(split, ["Give 5.5 mg daily.", "Stop if rash."]);
         Ok(())
     }
 }

@@ -402,7 +402,7 @@ fn blank_markers(text: &str) -> String {
 /// (Korean "…다.다음" splits without the space). Decimals ("5.5", ".5") never split, nor
 /// terminators inside matched quotes. List bullets ("- ", "1. ") are left out, and markers
 /// after a terminator on the same line belong to the sentence before them.
-fn split_sentences(text: &str) -> Vec<Range<usize>> {
+pub(crate) fn split_sentences(text: &str) -> Vec<Range<usize>> {
     static BULLET: OnceLock<Option<Regex>> = OnceLock::new();
     let pattern = || r"^[ \t]*(?:[-*•·‣▪◦–>]|[0-9]{1,3}[.)]|#{1,6})[ \t]+".into();
     let bullet = cached(&BULLET, pattern);
