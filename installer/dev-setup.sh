@@ -10,6 +10,9 @@ APT_PACKAGES=(
   python3 python3-venv python3-pip                # model fetch and MiniLM -> GGUF conversion
   ca-certificates curl
   procps util-linux coreutils                     # tests: kill -INT, flock, mkfifo
+  libwebkit2gtk-4.1-dev                           # the desktop app (Tauri 2 on WebKitGTK)
+  xvfb xauth webkit2gtk-driver fonts-nanum        # window tests: display, WebDriver, Hangul font
+  xdg-utils                                       # the app's "show in folder"
 )
 
 missing=()
@@ -32,3 +35,4 @@ command -v cargo >/dev/null 2>&1 || {
 }
 
 ./installer/fetch-models.sh
+./installer/app-setup.sh

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Command 1 of the README: set up, build, install the default model the way a
-# user would (import from a file), show it, index the bundled sample library,
-# search it, and answer a question from it with cited sources.
+# user would (import from a file), index the bundled sample library, and open
+# the desktop app on it. Without a display (or with --cli) the same library
+# is searched and asked from the command line instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./installer/dev-setup.sh
 . installer/env.sh
-cargo build --release -p sillok-cli
+cargo build --release --workspace --bins
 sillok="$CARGO_TARGET_DIR/release/sillok"
 
 default_model="gemma-3-270m-q4_k_m"
@@ -15,8 +16,14 @@ if ! "$sillok" models info "$default_model" >/dev/null 2>&1; then
 fi
 "$sillok" models info "$default_model"
 echo
-echo
 "$sillok" ingest samples/library --collection samples
+
+if [ "${1:-}" != "--cli" ] && [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  echo "> opening the Sillok app (sample library: samples/library)"
+  SILLOK_SAMPLE_LIBRARY="$PWD/samples/library" exec "$CARGO_TARGET_DIR/release/sillok-desktop"
+fi
+[ "${1:-}" = "--cli" ] && shift
+echo "> no display: the command-line demo (run this on a desktop to open the app)"
 query="${SILLOK_DEMO_QUERY:-혈압약 로사르탄}"
 echo "> search: $query"
 "$sillok" search "$query" -k 3

@@ -9,6 +9,7 @@ step() { printf '\n== %s\n' "$*" >&2; }
 
 step "format";  cargo fmt --all --check
 step "clippy";  cargo clippy --workspace --all-targets --locked -- -D warnings
+step "web UI tests"; (cd ui && npm test --silent)
 step "tests";   cargo test --workspace --locked
 step "installer scripts"; bash -n installer/*.sh
 echo "all tests passed" >&2

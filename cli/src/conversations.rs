@@ -12,9 +12,6 @@ use sillok_core::models::Generator;
 use crate::ask::{AnswerArgs, ask_streaming, print_answer};
 use crate::{CmdResult, Failure, cancel_on_ctrl_c};
 
-/// Earlier turns read for a follow-up.
-const HISTORY_TURNS: usize = 4;
-
 #[derive(Debug, Args)]
 pub struct ChatArgs {
     /// Continue this conversation (default: a new one).
@@ -48,7 +45,7 @@ pub fn chat(sillok: &Sillok, args: &ChatArgs) -> CmdResult {
         let mut request = args.answer.request(question);
         if let Some(id) = conversation {
             request.history = store
-                .history(id, HISTORY_TURNS)
+                .history(id, sillok_core::HISTORY_TURNS)
                 .map_err(sillok_core::Error::from)?;
         }
         let answer = match ask_streaming(

@@ -10,6 +10,9 @@ use crate::conversations::{
 };
 use crate::{Result, Sillok};
 
+/// Earlier turns a follow-up question is read with.
+pub const HISTORY_TURNS: usize = 4;
+
 /// The conversation database's file name in `<data>/db/`.
 pub const CONVERSATIONS_FILE: &str = "conversations.sqlite";
 

@@ -64,6 +64,39 @@ pub enum Error {
     /// A collection asked for does not exist.
     #[error("no collection named {0}; `sillok collections list` shows them")]
     UnknownCollection(String),
+    /// The settings file is unreadable or invalid.
+    #[error("cannot use the settings file {path}: {reason}")]
+    Settings {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A setting has a value that cannot be used.
+    #[error("invalid setting: {reason}")]
+    InvalidSetting {
+        /// Which and why.
+        reason: String,
+    },
+    /// A file asked for is not a document of the library (only those are shown).
+    #[error("{0} is not a document of the library")]
+    NotInLibrary(String),
+    /// A page past the end of a document.
+    #[error("page {page} does not exist: the document has {pages} pages")]
+    NoSuchPage {
+        /// The page asked for.
+        page: u32,
+        /// Pages the document has.
+        pages: u32,
+    },
+    /// A library document can no longer be read as it was indexed.
+    #[error("cannot show {path}: {reason}")]
+    DocumentUnreadable {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// The conversation store failed.
     #[error(transparent)]
     Conversations(#[from] crate::conversations::ConversationError),
@@ -80,7 +113,12 @@ impl Error {
             | Error::UnknownProfile { .. }
             | Error::EmptyQuestion
             | Error::EvalSet { .. }
-            | Error::UnknownCollection(_) => true,
+            | Error::UnknownCollection(_)
+            | Error::Settings { .. }
+            | Error::InvalidSetting { .. }
+            | Error::NotInLibrary(_)
+            | Error::NoSuchPage { .. }
+            | Error::DocumentUnreadable { .. } => true,
             Error::Conversations(e) => e.is_user_error(),
             Error::Models(e) => e.is_user_error(),
             Error::Library(e) => e.is_user_error(),

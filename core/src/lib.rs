@@ -23,13 +23,15 @@ mod data_dir;
 mod error;
 mod library;
 pub mod profile;
+mod settings;
 
 use std::path::Path;
 
-pub use chat::CONVERSATIONS_FILE;
+pub use chat::{CONVERSATIONS_FILE, HISTORY_TURNS};
 pub use data_dir::DataDir;
 pub use error::{Error, Result};
-pub use library::{CHUNK_TOKENIZER_ENV, CHUNK_TOKENIZER_FILE};
+pub use library::{CHUNK_TOKENIZER_ENV, CHUNK_TOKENIZER_FILE, CollectionSummary, PageView};
+pub use settings::{SETTINGS_FILE, Settings};
 pub use sillok_index as index;
 pub use sillok_models as models;
 
@@ -59,6 +61,22 @@ impl Sillok {
             data_dir,
             catalogue,
             foreground: sillok_index::Foreground::default(),
+        })
+    }
+
+    /// Another handle on the same data directory with the catalogue re-read
+    /// from disk, sharing this one's foreground signal: the app edits the
+    /// catalogue on a fresh handle and swaps it in, so long work on the old
+    /// handle (an ingestion, an answer) never blocks an import.
+    ///
+    /// # Errors
+    ///
+    /// Catalogue errors.
+    pub fn reopen(&self) -> Result<Self> {
+        Ok(Sillok {
+            data_dir: self.data_dir.clone(),
+            catalogue: Catalogue::open(&self.data_dir.models())?,
+            foreground: self.foreground.clone(),
         })
     }
 

@@ -7,14 +7,57 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use sillok_index::{
-    EvalReport, ForegroundGuard, IngestEvent, IngestReport, IngestSettings, Library, SearchRequest,
-    SearchResults, TokenCounter, WatchEvent,
+    EvalReport, FileStatus, ForegroundGuard, IngestEvent, IngestReport, IngestSettings, Library,
+    Limits, SearchRequest, SearchResults, TokenCounter, WatchEvent,
 };
 
 use crate::{Error, Result, Sillok};
 
 /// Environment variable naming the chunking tokenizer file (development, tests).
 pub const CHUNK_TOKENIZER_ENV: &str = "SILLOK_CHUNK_TOKENIZER";
+/// A collection with its files counted by state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CollectionSummary {
+    /// Name.
+    pub name: String,
+    /// Folders and files it covers.
+    pub roots: Vec<String>,
+    /// Files known (removed ones excluded).
+    pub files: usize,
+    /// Searchable files.
+    pub indexed: usize,
+    /// Files that could not be indexed.
+    pub failed: usize,
+    /// Files without a text layer.
+    pub needs_ocr: usize,
+    /// Files not yet in a committed index.
+    pub pending: usize,
+    /// Same content as another file of the collection.
+    pub duplicates: usize,
+    /// Chunks searchable.
+    pub chunks: u64,
+}
+
+/// One page of a library document, as the index saw it: search and citation
+/// spans are character offsets into `text`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageView {
+    /// File path.
+    pub path: String,
+    /// Collection.
+    pub collection: String,
+    /// The document's title (its file name when it has none).
+    pub title: String,
+    /// Detected type (`pdf`, `docx`, …).
+    pub doc_type: String,
+    /// The page shown (1-based).
+    pub page: u32,
+    /// Pages in the document.
+    pub pages: u32,
+    /// The page text, exactly as indexed.
+    pub text: String,
+}
+
 /// The chunking tokenizer's file name in the data directory's `models/`.
 pub const CHUNK_TOKENIZER_FILE: &str = "chunk-tokenizer.json";
 
@@ -113,6 +156,81 @@ impl Sillok {
         Ok(writer.remove_collection(name)?)
     }
 
+    /// The collections with their files counted by state.
+    ///
+    /// # Errors
+    ///
+    /// Journal errors.
+    pub fn collection_summaries(&self) -> Result<Vec<CollectionSummary>> {
+        let library = self.library()?;
+        let mut summaries = Vec::new();
+        for record in library.collections()? {
+            let mut summary = CollectionSummary {
+                name: record.name.clone(),
+                roots: record.roots.clone(),
+                ..CollectionSummary::default()
+            };
+            for file in library.status(Some(&record.name))? {
+                let counter = match file.status {
+                    FileStatus::Removed => continue,
+                    FileStatus::Indexed => &mut summary.indexed,
+                    FileStatus::Failed { .. } => &mut summary.failed,
+                    FileStatus::NeedsOcr => &mut summary.needs_ocr,
+                    FileStatus::Pending => &mut summary.pending,
+                    FileStatus::Duplicate { .. } => &mut summary.duplicates,
+                };
+                *counter += 1;
+                summary.files += 1;
+                summary.chunks += file.chunks;
+            }
+            summaries.push(summary);
+        }
+        Ok(summaries)
+    }
+
+    /// Page `page` of a library document, re-read from disk and parsed the
+    /// way ingestion parsed it. Only files the library indexed are shown:
+    /// the app cannot be made to read anything else.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotInLibrary`], [`Error::NoSuchPage`],
+    /// [`Error::DocumentUnreadable`] (moved, changed or now unparseable).
+    pub fn page_view(&self, path: &str, page: u32) -> Result<PageView> {
+        let library = self.library()?;
+        let record = library
+            .file(path)?
+            .filter(|r| r.status == FileStatus::Indexed)
+            .ok_or_else(|| Error::NotInLibrary(path.to_owned()))?;
+        let unreadable = |reason: String| Error::DocumentUnreadable {
+            path: path.to_owned(),
+            reason,
+        };
+        let bytes = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
+        let file_name = Path::new(path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let parsed = sillok_index::parse::parse_bytes(&file_name, &bytes, &Limits::default())
+            .map_err(|e| unreadable(e.to_string()))?;
+        let pages = parsed.pages.iter().map(|p| p.number).max().unwrap_or(0);
+        let text = parsed
+            .pages
+            .iter()
+            .find(|p| p.number == page)
+            .map(|p| p.text())
+            .ok_or(Error::NoSuchPage { page, pages })?;
+        Ok(PageView {
+            path: path.to_owned(),
+            collection: record.collection,
+            title: parsed.title.unwrap_or(file_name),
+            doc_type: parsed.kind.to_string(),
+            page,
+            pages,
+            text,
+        })
+    }
+
     /// Searches the library.
     ///
     /// # Errors
@@ -170,5 +288,110 @@ impl Sillok {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(fail(e)),
             _ => result,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DataDir;
+
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    /// A library of one Markdown note and one broken PDF, ingested for real.
+    fn library(dir: &Path) -> std::result::Result<(Sillok, PathBuf), Box<dyn std::error::Error>> {
+        let sillok = Sillok::open(DataDir::at(dir.join("data")))?;
+        let tokenizer = std::env::var_os("SILLOK_MODEL_FILES")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/sillok/model-files"))
+            })
+            .unwrap_or_default()
+            .join(CHUNK_TOKENIZER_FILE);
+        std::fs::copy(
+            &tokenizer,
+            sillok.data_dir().models().join(CHUNK_TOKENIZER_FILE),
+        )?;
+        let docs = dir.join("docs");
+        std::fs::create_dir_all(&docs)?;
+        let note = docs.join("note.md");
+        std::fs::write(
+            &note,
+            "# 진료 기록\n\n김가상 환자에게 로사르탄 50 mg을 추가했다. 😀 혈압 목표는 130/80.\n",
+        )?;
+        std::fs::write(docs.join("broken.pdf"), b"%PDF-1.7\n1 0 obj <<")?;
+        sillok.ingest("notes", &[docs], &mut |_| {})?;
+        Ok((sillok, note))
+    }
+
+    #[test]
+    fn a_page_view_is_the_text_that_spans_index() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let (sillok, note) = library(dir.path())?;
+        let path = note.display().to_string();
+        let hits = sillok.search(&SearchRequest {
+            query: "로사르탄".into(),
+            limit: 1,
+            ..SearchRequest::default()
+        })?;
+        let hit = hits.hits.first().ok_or("no hit")?;
+        let view = sillok.page_view(&path, hit.page)?;
+        assert_eq!(
+            (view.page, view.pages, view.collection.as_str()),
+            (1, 1, "notes")
+        );
+        let cited: String = view
+            .text
+            .chars()
+            .skip(hit.span.start)
+            .take(hit.span.end - hit.span.start)
+            .collect();
+        assert_eq!(cited, hit.text);
+        assert!(matches!(
+            sillok.page_view(&path, 2),
+            Err(Error::NoSuchPage { page: 2, pages: 1 })
+        ));
+        Ok(())
+    }
+
+    #[test]
+    fn only_indexed_library_files_can_be_viewed() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let (sillok, note) = library(dir.path())?;
+        let outside = dir.path().join("outside.md");
+        std::fs::write(&outside, "# secret")?;
+        let broken = note.with_file_name("broken.pdf");
+        for path in [outside, broken, PathBuf::from("/etc/passwd")] {
+            let err = sillok
+                .page_view(&path.display().to_string(), 1)
+                .expect_err("must fail");
+            assert!(matches!(err, Error::NotInLibrary(_)), "{err}");
+        }
+        std::fs::remove_file(&note)?;
+        let err = sillok
+            .page_view(&note.display().to_string(), 1)
+            .expect_err("must fail");
+        assert!(matches!(err, Error::DocumentUnreadable { .. }), "{err}");
+        Ok(())
+    }
+
+    #[test]
+    fn summaries_count_files_by_state() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let (sillok, _) = library(dir.path())?;
+        let summaries = sillok.collection_summaries()?;
+        assert_eq!(summaries.len(), 1);
+        let notes = &summaries[0];
+        assert_eq!(
+            (
+                notes.name.as_str(),
+                notes.files,
+                notes.indexed,
+                notes.failed
+            ),
+            ("notes", 2, 1, 1)
+        );
+        assert!(notes.chunks >= 1);
+        Ok(())
     }
 }

@@ -101,6 +101,15 @@ impl Library {
         journal.files(collection)
     }
 
+    /// The journal row of the file at `path`, when the library knows it.
+    ///
+    /// # Errors
+    ///
+    /// Journal errors.
+    pub fn file(&self, path: &str) -> Result<Option<FileRecord>> {
+        self.journal()?.file(path)
+    }
+
     /// Files awaiting (re-)indexing: searches do not see them until the next
     /// ingest or watch pass.
     ///

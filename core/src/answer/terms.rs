@@ -25,6 +25,13 @@ const ANAPHORS_EN: &[&str] = &[
     "it", "its", "that", "this", "those", "these", "they", "them",
 ];
 
+/// Longest question that reads as a follow-up without any pointing word: a
+/// Korean word (eojeol) carries its particles, so "김가상 환자의 혈압 목표는?"
+/// (four words) stands alone, while English needs its function words
+/// ("What is the dose?").
+const SHORT_KO: usize = 2;
+const SHORT_EN: usize = 4;
+
 /// True when `question` reads as a follow-up that needs the previous turn.
 pub fn is_follow_up(question: &str) -> bool {
     let lower = question.to_lowercase();
@@ -32,7 +39,12 @@ pub fn is_follow_up(question: &str) -> bool {
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .collect();
-    words.len() <= 4
+    let short = if language(question) == "ko" {
+        SHORT_KO
+    } else {
+        SHORT_EN
+    };
+    words.len() <= short
         || words
             .iter()
             .any(|w| ANAPHORS_KO.contains(w) || ANAPHORS_EN.contains(w))
@@ -57,6 +69,10 @@ mod tests {
         assert_eq!(language("What is the HbA1c target?"), "en");
         assert!(is_follow_up("그 약의 부작용은?"));
         assert!(is_follow_up("What about its side effects?"));
+        assert!(is_follow_up("용량은?"));
+        assert!(is_follow_up("What is the dose?"));
+        // A self-contained short Korean question is not read with the previous one.
+        assert!(!is_follow_up("김가상 환자의 혈압 목표는?"));
         assert!(!is_follow_up(
             "What is the blood pressure target for adults with diabetes?"
         ));

@@ -1,0 +1,190 @@
+//! The user's choices that outlive a session (language, profile, models,
+//! engine sizes), kept in `<data>/settings.json`. The CLI's flags override
+//! them; the app edits them.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result, Sillok};
+
+/// The settings file's name in the data directory.
+pub const SETTINGS_FILE: &str = "settings.json";
+
+/// Saved settings; `None` everywhere means "the built-in default".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// `ko` or `en`; `None` follows the OS locale.
+    pub ui_language: Option<String>,
+    /// Domain profile name.
+    pub profile: Option<String>,
+    /// Chat model (catalogue name); `None`: the catalogue default.
+    pub chat_model: Option<String>,
+    /// Embedding model (catalogue name); `None`: the catalogue default.
+    pub embedding_model: Option<String>,
+    /// Engine threads; `None`: automatic.
+    pub threads: Option<u32>,
+    /// Context window in tokens; `None`: automatic.
+    pub context_length: Option<u32>,
+}
+
+impl Settings {
+    /// Rejects values no engine or UI can use.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidSetting`] naming the bad field.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |reason: &str| {
+            Err(Error::InvalidSetting {
+                reason: reason.to_owned(),
+            })
+        };
+        if let Some(language) = &self.ui_language
+            && language != "ko"
+            && language != "en"
+        {
+            return bad("ui_language must be \"ko\" or \"en\"");
+        }
+        if self.threads.is_some_and(|t| t == 0 || t > 256) {
+            return bad("threads must be between 1 and 256");
+        }
+        if self
+            .context_length
+            .is_some_and(|c| !(256..=1 << 20).contains(&c))
+        {
+            return bad("context_length must be between 256 and 1048576 tokens");
+        }
+        Ok(())
+    }
+}
+
+impl Sillok {
+    fn settings_path(&self) -> PathBuf {
+        self.data_dir().root().join(SETTINGS_FILE)
+    }
+
+    /// The saved settings (defaults when none were saved).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Settings`] for an unreadable or invalid file: it is never
+    /// silently replaced.
+    pub fn settings(&self) -> Result<Settings> {
+        let path = self.settings_path();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Settings::default()),
+            Err(e) => return Err(settings_error(&path, e.to_string())),
+        };
+        let settings: Settings =
+            serde_json::from_str(&text).map_err(|e| settings_error(&path, e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Validates and saves `settings` (atomically: a crash leaves the old or
+    /// the new file, never half of one).
+    ///
+    /// # Errors
+    ///
+    /// Invalid values, an unknown profile, write failures.
+    pub fn save_settings(&self, settings: &Settings) -> Result<()> {
+        settings.validate()?;
+        if let Some(profile) = &settings.profile {
+            self.profile(Some(profile))?;
+        }
+        let path = self.settings_path();
+        let text = serde_json::to_string_pretty(settings)
+            .map_err(|e| settings_error(&path, e.to_string()))?;
+        write_atomic(&path, text.as_bytes()).map_err(|e| settings_error(&path, e.to_string()))
+    }
+}
+
+fn settings_error(path: &Path, reason: String) -> Error {
+    Error::Settings {
+        path: path.to_owned(),
+        reason,
+    }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("json.tmp");
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DataDir;
+
+    fn sillok() -> (tempfile::TempDir, Sillok) {
+        let dir = tempfile::tempdir().expect("test setup");
+        let sillok = Sillok::open(DataDir::at(dir.path())).expect("test setup");
+        (dir, sillok)
+    }
+
+    #[test]
+    fn defaults_until_saved_then_round_trips() {
+        let (_dir, sillok) = sillok();
+        assert_eq!(sillok.settings().expect("test setup"), Settings::default());
+        let saved = Settings {
+            ui_language: Some("ko".into()),
+            profile: Some("clinical".into()),
+            threads: Some(2),
+            context_length: Some(4096),
+            ..Settings::default()
+        };
+        sillok.save_settings(&saved).expect("test setup");
+        assert_eq!(sillok.settings().expect("test setup"), saved);
+    }
+
+    #[test]
+    fn refuses_bad_values_and_keeps_the_old_file() {
+        let (_dir, sillok) = sillok();
+        let good = Settings {
+            ui_language: Some("en".into()),
+            ..Settings::default()
+        };
+        sillok.save_settings(&good).expect("test setup");
+        for bad in [
+            Settings {
+                ui_language: Some("fr".into()),
+                ..Settings::default()
+            },
+            Settings {
+                threads: Some(0),
+                ..Settings::default()
+            },
+            Settings {
+                context_length: Some(10),
+                ..Settings::default()
+            },
+        ] {
+            let err = sillok.save_settings(&bad).expect_err("must fail");
+            assert!(matches!(err, Error::InvalidSetting { .. }), "{err}");
+        }
+        let err = sillok
+            .save_settings(&Settings {
+                profile: Some("no-such-profile".into()),
+                ..Settings::default()
+            })
+            .expect_err("must fail");
+        assert!(matches!(err, Error::UnknownProfile { .. }), "{err}");
+        assert_eq!(sillok.settings().expect("test setup"), good);
+    }
+
+    #[test]
+    fn a_damaged_file_is_an_error_not_a_reset() {
+        let (dir, sillok) = sillok();
+        std::fs::write(dir.path().join(SETTINGS_FILE), "{ not json").expect("test setup");
+        let err = sillok.settings().expect_err("must fail");
+        assert!(matches!(err, Error::Settings { .. }), "{err}");
+        assert!(dir.path().join(SETTINGS_FILE).exists());
+    }
+}

@@ -1,0 +1,294 @@
+//! Runs the real app binary in a real WebKitGTK window: its own Xvfb display,
+//! tauri-driver (which starts WebKitWebDriver and the app), and a fantoccini
+//! WebDriver session. Everything is torn down when the `App` drops.
+
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+
+/// The app under test, as cargo built it for this test run.
+pub fn app_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_sillok-desktop"))
+}
+
+/// A model file fetched by installer/fetch-models.sh.
+pub fn model_file(name: &str) -> PathBuf {
+    let dir = std::env::var_os("SILLOK_MODEL_FILES")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/sillok/model-files"))
+        })
+        .expect("SILLOK_MODEL_FILES or HOME");
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run installer/dev-setup.sh",
+        path.display()
+    );
+    path
+}
+
+/// The repository's sample library.
+pub fn samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/library")
+}
+
+/// Where screenshots go: `<target>/sillok-screenshots/`.
+pub fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let dir = target.join("sillok-screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot folder");
+    dir
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A process group, SIGTERMed on drop (SIGKILL leaves WebKitWebDriver holding
+/// its output open and the run hangs: docs/tauri-feasibility.md).
+struct Group(Child);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        let pgid = self.0.id().to_string();
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{pgid}")])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pgid}")])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_group(command: &mut Command, log: &Path) -> Group {
+    let log = std::fs::File::create(log).expect("log file");
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start {command:?}: {e} (installer/dev-setup.sh installs it)")
+        });
+    Group(child)
+}
+
+/// A display of its own, so tests never need a desktop session.
+struct Display {
+    _xvfb: Group,
+    name: String,
+}
+
+impl Display {
+    fn start(logs: &Path) -> Display {
+        // Display numbers from the process id: parallel test runs do not collide.
+        let number = 90 + std::process::id() % 400;
+        let name = format!(":{number}");
+        let xvfb = spawn_group(
+            Command::new("Xvfb").args([&name, "-screen", "0", "1280x800x24", "-nolisten", "tcp"]),
+            &logs.join("xvfb.log"),
+        );
+        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
+        wait_until(Duration::from_secs(10), "Xvfb to start", || socket.exists());
+        Display { _xvfb: xvfb, name }
+    }
+}
+
+/// Polls `ready` every 50 ms until it holds; panics after `timeout`.
+pub fn wait_until(timeout: Duration, what: &str, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The app in its window, driven over WebDriver.
+pub struct App {
+    /// The WebDriver session.
+    pub client: Client,
+    /// Launch (session request) to the first UI element, measured.
+    pub launch_to_ui: Duration,
+    _driver: Group,
+    _display: Display,
+    /// Logs of Xvfb and tauri-driver (the app's stderr included).
+    pub logs: tempfile::TempDir,
+}
+
+impl App {
+    /// Starts the app over `data_dir` with `env` added, and waits for `ready_css`.
+    pub async fn launch(data_dir: &Path, env: &[(&str, &str)], ready_css: &str) -> App {
+        let logs = tempfile::tempdir().expect("log folder");
+        let display = Display::start(logs.path());
+        let port = free_port();
+        let native_port = free_port();
+        let mut command = Command::new("tauri-driver");
+        command
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
+            .env("DISPLAY", &display.name)
+            .env("SILLOK_DATA_DIR", data_dir)
+            .env_remove("WAYLAND_DISPLAY");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let driver = spawn_group(&mut command, &logs.path().join("tauri-driver.log"));
+        wait_until(Duration::from_secs(15), "tauri-driver to listen", || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "tauri:options".into(),
+            serde_json::json!({ "application": app_binary() }),
+        );
+        let started = Instant::now();
+        let client = ClientBuilder::native()
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a WebDriver session with the app");
+        let app = App {
+            client,
+            launch_to_ui: Duration::ZERO,
+            _driver: driver,
+            _display: display,
+            logs,
+        };
+        app.wait_for(ready_css, Duration::from_secs(30)).await;
+        App {
+            launch_to_ui: started.elapsed(),
+            ..app
+        }
+    }
+
+    /// The element matching `css`, waiting up to `timeout` for it to appear.
+    pub async fn wait_for(&self, css: &str, timeout: Duration) -> Element {
+        let found = self
+            .client
+            .wait()
+            .at_most(timeout)
+            .every(Duration::from_millis(50))
+            .for_element(Locator::Css(css))
+            .await;
+        match found {
+            Ok(element) => element,
+            Err(e) => {
+                self.screenshot(&format!(
+                    "failed-{}",
+                    css.replace(|c: char| !c.is_alphanumeric(), "_")
+                ))
+                .await;
+                panic!(
+                    "{css} did not appear within {timeout:?}: {e}\n{}",
+                    self.log_tail()
+                );
+            }
+        }
+    }
+
+    /// Elements matching `css` now.
+    pub async fn all(&self, css: &str) -> Vec<Element> {
+        self.client
+            .find_all(Locator::Css(css))
+            .await
+            .expect("find_all")
+    }
+
+    /// Clicks the element with `data-testid`.
+    pub async fn click(&self, testid: &str) {
+        let element = self
+            .wait_for(&format!("[data-testid={testid}]"), Duration::from_secs(10))
+            .await;
+        element
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {testid}: {e}"));
+    }
+
+    /// Types into the input with `data-testid`, replacing its value.
+    pub async fn type_into(&self, testid: &str, text: &str) {
+        let element = self
+            .wait_for(&format!("[data-testid={testid}]"), Duration::from_secs(10))
+            .await;
+        element.clear().await.expect("clear");
+        element
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("type into {testid}: {e}"));
+    }
+
+    /// Runs `script` in the page and returns its value.
+    pub async fn js(&self, script: &str) -> serde_json::Value {
+        self.client
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("{script}: {e}"))
+    }
+
+    /// Waits until `script` (an expression) is truthy in the page.
+    pub async fn wait_js(&self, script: &str, timeout: Duration) -> Duration {
+        let start = Instant::now();
+        loop {
+            let value = self.js(&format!("return !!({script});")).await;
+            if value == serde_json::Value::Bool(true) {
+                return start.elapsed();
+            }
+            if start.elapsed() > timeout {
+                self.screenshot("failed-wait").await;
+                panic!(
+                    "timed out after {timeout:?} waiting for {script}\n{}",
+                    self.log_tail()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Saves a screenshot of the window as `<name>.png` in the screenshot folder.
+    pub async fn screenshot(&self, name: &str) {
+        if let Ok(png) = self.client.screenshot().await {
+            let _ = std::fs::write(screenshot_dir().join(format!("{name}.png")), png);
+        }
+    }
+
+    /// The last lines of tauri-driver's log (the app's stderr is in it).
+    pub fn log_tail(&self) -> String {
+        let text =
+            std::fs::read_to_string(self.logs.path().join("tauri-driver.log")).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    /// Ends the session (the drop then stops driver and display).
+    pub async fn close(self) {
+        let App { client, .. } = self;
+        let _ = client.close().await;
+    }
+}

@@ -1,0 +1,229 @@
+// Payload types of the IPC contract (docs/app-ipc.md), field for field.
+// Keep this file a mirror of the contract: snake_case, same names, same unions.
+
+export type ErrorKind =
+  | "invalid_input"
+  | "not_found"
+  | "in_use"
+  | "no_model"
+  | "model"
+  | "library"
+  | "busy"
+  | "cancelled"
+  | "internal";
+
+export type AppError = { kind: ErrorKind; message: string };
+
+// ----- App and settings -----
+
+export type ModelState = {
+  state: "none" | "loading" | "ready" | "failed";
+  name: string | null;
+  error: string | null;
+};
+
+export type Settings = {
+  ui_language: "ko" | "en" | null;
+  profile: string | null;
+  chat_model: string | null;
+  embedding_model: string | null;
+  threads: number | null;
+  context_length: number | null;
+};
+
+export type AppStatus = {
+  version: string;
+  data_dir: string;
+  os_locale: string;
+  model: ModelState;
+  settings: Settings;
+  profiles: { name: string; description: string }[];
+  sample_library: string | null;
+};
+
+// ----- Models -----
+
+export type ModelInfo = {
+  name: string;
+  role: "chat" | "embedding";
+  file: string;
+  size_bytes: number;
+  sha256: string;
+  quantization: string;
+  license: string | null;
+  architecture: string;
+  parameters: number;
+  context_length: number;
+  provenance: "known" | "user";
+  is_default: boolean;
+  fit: { fits: boolean; needed_bytes: number; available_bytes: number };
+};
+
+export type ProgressEvent =
+  | { event: "progress"; data: { done: number; total: number } }
+  | { event: "hashed"; data: { sha256: string } };
+
+// ----- Library -----
+
+export type CollectionInfo = {
+  name: string;
+  roots: string[];
+  files: number;
+  indexed: number;
+  failed: number;
+  needs_ocr: number;
+  pending: number;
+  chunks: number;
+};
+
+export type FileStatus = "pending" | "indexed" | "duplicate" | "needs-ocr" | "failed" | "removed";
+
+export type FileInfo = {
+  path: string;
+  status: FileStatus;
+  reason: string | null;
+  doc_type: string | null;
+  chunks: number;
+  size_bytes: number;
+  ocr_pages: number[];
+};
+
+export type IngestEvent =
+  | { event: "discovered"; data: { files: number } }
+  | { event: "file"; data: { path: string; status: FileStatus; reason: string | null; done: number } }
+  | { event: "committed"; data: { seq: number } };
+
+export type IngestReport = {
+  indexed: number;
+  unchanged: number;
+  duplicates: number;
+  needs_ocr: number;
+  ocr_pages: number;
+  failed: number;
+  removed: number;
+  chunks: number;
+};
+
+/** Offsets in characters (Unicode code points), not UTF-16 units. */
+export type Span = { start: number; end: number };
+
+export type SearchHit = {
+  path: string;
+  collection: string;
+  title: string;
+  page: number;
+  span: Span;
+  doc_type: string;
+  snippet: string;
+  score: number;
+};
+
+export type PageView = {
+  path: string;
+  collection: string;
+  title: string;
+  doc_type: string;
+  page: number;
+  pages: number;
+  text: string;
+};
+
+// ----- Chat -----
+
+export type Source = {
+  number: number;
+  doc_key: string;
+  collection: string;
+  path: string;
+  title: string;
+  headings: string;
+  page: number;
+  span: Span;
+  chunk_index: number;
+  score: number;
+  coverage: number;
+  text: string;
+};
+
+export type Quote = { source: number; text: string };
+
+export type Support = "supported" | "unsupported" | "uncited" | "exempt";
+
+export type Flag = { kind: string; [detail: string]: unknown };
+
+export type SentenceCheck = {
+  text: string;
+  range: Span;
+  citations: number[];
+  support: Support;
+  problems: Flag[];
+};
+
+export type Receipts = {
+  queries: string[];
+  collections: string[];
+  chunks_searched: number;
+  documents_matched: number;
+  best_coverage: number;
+  threshold: number;
+  near_misses: { path: string; page: number; coverage: number; excerpt: string }[];
+};
+
+export type AnswerStatus = "answered" | "not-found" | "evidence-only" | "cancelled";
+
+export type Answer = {
+  question: string;
+  language: "ko" | "en";
+  status: AnswerStatus;
+  /** Sentences index this text in bytes; use sentences[].text. */
+  text: string;
+  sentences: SentenceCheck[];
+  sources: Source[];
+  cited: number[];
+  cited_by_model: number[];
+  attributions: { sentence: number; source: number }[];
+  quotes: Quote[];
+  flags: Flag[];
+  notices: string[];
+  receipts: Receipts;
+  model: { name: string; sha256: string } | null;
+  stop: string | null;
+  prompt_tokens: number;
+  generated_tokens: number;
+};
+
+export type AskEvent =
+  | { event: "evidence"; data: { sources: Source[]; quotes: Quote[] } }
+  | { event: "token"; data: { text: string; sent_at_ms: number } }
+  | { event: "citation"; data: { sentence: number; source: number } }
+  | { event: "flag"; data: Flag }
+  | { event: "receipts"; data: Receipts }
+  | { event: "done"; data: { answer: Answer; conversation_id: number } }
+  | { event: "error"; data: AppError };
+
+// ----- Conversations -----
+
+export type ConversationSummary = {
+  id: number;
+  title: string;
+  created_at: number;
+  updated_at: number;
+  turns: number;
+};
+
+export type StoredTurn = {
+  ordinal: number;
+  question: string;
+  answer: string;
+  status: AnswerStatus;
+  citations: { number: number; path: string; title: string; page: number; span: Span; snippet: string }[];
+  flags: { sentence: number | null; kind: string }[];
+  created_at: number;
+};
+
+export type ConversationView = {
+  summary: ConversationSummary;
+  profile: string | null;
+  collections: string[];
+  turns: StoredTurn[];
+};
