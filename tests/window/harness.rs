@@ -11,9 +11,49 @@ use std::time::{Duration, Instant};
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 
-/// The app under test, as cargo built it for this test run.
+/// The app under test: `SILLOK_APP_BINARY` (a release build, for the
+/// benchmark), else the one cargo built for this test run.
 pub fn app_binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_sillok-desktop"))
+    std::env::var_os("SILLOK_APP_BINARY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_sillok-desktop")))
+}
+
+/// Resident memory of the app process alone and proportional memory (PSS) of
+/// the app with its WebKit helpers, in MiB, from `/proc/*/smaps_rollup`.
+pub fn app_memory_mib() -> Option<(f64, f64)> {
+    let binary = app_binary().canonicalize().ok()?;
+    let app = std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .find(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/exe")).ok().as_ref() == Some(&binary)
+        })?;
+    let rollup = |pid: u32, key: &str| -> f64 {
+        std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    let children = |pid: u32| -> Vec<u32> {
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|c| c.parse().ok())
+            .collect()
+    };
+    let mut tree = vec![app];
+    let mut at = 0;
+    while at < tree.len() {
+        let more = children(tree[at]);
+        tree.extend(more);
+        at += 1;
+    }
+    let pss = tree.iter().map(|pid| rollup(*pid, "Pss:")).sum();
+    Some((rollup(app, "Rss:"), pss))
 }
 
 /// A model file fetched by installer/fetch-models.sh.
