@@ -5,6 +5,8 @@
 #     by ../shared/eval/build-public-sets.sh into ~/.cache/sillok-eval; never committed)
 #   - grounded-answer evaluation on the full Debian FAQ sets (both small models)
 #   - generation, index and answer benchmarks, printed for the record
+#   - the desktop app's benchmark (release build, real window): launch, memory,
+#     frames while 1,000 files are indexed, first-token delay
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./installer/dev-setup.sh
@@ -21,7 +23,7 @@ if [ ! -d "$EVAL_DIR/debfaq_ko" ]; then
   [ -x "$builder" ] || builder="bash $builder"
   $builder "$EVAL_DIR"
 fi
-cargo build --release --locked -p sillok-cli
+cargo build --release --locked --workspace --bins
 sillok="$CARGO_TARGET_DIR/release/sillok"
 data="$(mktemp -d)"
 trap 'rm -rf "$data"' EXIT
@@ -41,6 +43,10 @@ for model in gemma-3-270m-q4_k_m smollm2-135m-instruct-q4_1; do
     "$sillok" --data-dir "$data" eval answers "$EVAL_DIR/$set" --model "$model" --max-tokens 96 --json
   done
 done
+
+step "desktop app benchmark (release build, real window)"
+SILLOK_APP_BINARY="$CARGO_TARGET_DIR/release/sillok-desktop" \
+  cargo test --workspace --locked --test window -- --ignored --nocapture bench_app_window
 
 step "benchmarks"
 for threads in 1 2; do

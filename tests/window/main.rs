@@ -356,6 +356,30 @@ async fn bench_app_window() {
         walk(&folder).len()
     );
     app.screenshot("10-bench-library").await;
+
+    // The first token's way from the core to the screen, with the real model.
+    app.click("nav-models").await;
+    let model = model_file(&format!("{GEMMA}.gguf"));
+    app.type_into("model-path-input", &model.display().to_string())
+        .await;
+    app.click("model-import").await;
+    app.wait_js(
+        "document.querySelector('[data-testid=model-state]').textContent.trim() === 'ready'",
+        2 * MINUTE,
+    )
+    .await;
+    app.click("nav-chat").await;
+    for question in [
+        "김가상 환자에게 재진 때 추가한 혈압약은?",
+        "김가상 환자의 혈압 목표는?",
+    ] {
+        ask(&app, question).await;
+        wait_done(&app, 5 * MINUTE).await;
+    }
+    let delays = app
+        .js("return window.__sillokMetrics.firstTokenDelaysMs;")
+        .await;
+    println!("first token on screen after the core sent it (ms): {delays}");
     app.close().await;
 }
 

@@ -22,7 +22,8 @@ import { layoutSentences, layoutStored, markerNumbers, parseInline, type Block, 
 import { formatPercent } from "../lib/text";
 import { button, errorBlock } from "./common";
 
-export type SourceRef = { path: string; page: number; span: Span | null };
+/** What to show: a page, the cited span on it and, for a quote, the sentence within the span. */
+export type SourceRef = { path: string; page: number; span: Span | null; quote?: string };
 
 export type Turn = {
   question: string;
@@ -244,7 +245,7 @@ function evidenceEl(quotes: Quote[], sources: Map<number, SourceLike>, ctx: Answ
               "data-source": q.source,
               "aria-label": t("answer.cite", { n: q.source }),
               disabled: !src,
-              onclick: () => src && ctx.openSource({ path: src.path, page: src.page, span: src.span }),
+              onclick: () => src && ctx.openSource({ path: src.path, page: src.page, span: src.span, quote: q.text }),
             },
             String(q.source),
           ),

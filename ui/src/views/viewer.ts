@@ -5,9 +5,22 @@ import { h } from "../dom";
 import { t } from "../i18n";
 import * as ipc from "../ipc";
 import type { AppError, PageView } from "../ipc/types";
-import { splitAtSpan } from "../lib/text";
+import { codePointToIndex, splitAtSpan } from "../lib/text";
 import type { SourceRef } from "./answer";
 import { button, errorBlock, errorText, iconButton } from "./common";
+
+/**
+ * A quoted sentence is highlighted on its own (the span is the whole chunk): its
+ * first occurrence inside the span, else nowhere (null: highlight the span).
+ */
+export function quoteWithin(text: string, span: { start: number; end: number }, quote?: string): [string, string, string] | null {
+  if (!quote) return null;
+  const from = codePointToIndex(text, span.start);
+  const to = codePointToIndex(text, span.end);
+  const at = text.indexOf(quote, from);
+  if (at < 0 || at + quote.length > to) return null;
+  return [text.slice(0, at), quote, text.slice(at + quote.length)];
+}
 
 export class SourceViewer {
   /** What was cited; null while closed. */
@@ -62,7 +75,7 @@ export class SourceViewer {
     const highlight = ref?.span && view.page === ref.page && ref.span.end > ref.span.start ? ref.span : null;
     if (!view.text) return h("p", { class: "muted" }, t("viewer.emptyPage"));
     if (!highlight) return h("div", { class: "page-text", tabindex: 0 }, view.text);
-    const [before, cited, after] = splitAtSpan(view.text, highlight.start, highlight.end);
+    const [before, cited, after] = quoteWithin(view.text, highlight, ref?.quote) ?? splitAtSpan(view.text, highlight.start, highlight.end);
     return h(
       "div",
       { class: "page-text", tabindex: 0 },
