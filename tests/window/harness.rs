@@ -154,6 +154,16 @@ impl Display {
     }
 }
 
+/// Runs a window scenario with an overall limit: a WebDriver call into a hung
+/// webview never returns, and a hung test must fail, not stall CI. Dropping
+/// the scenario drops its `App`, which stops the driver, app and display.
+pub async fn within<T>(limit: Duration, scenario: impl std::future::Future<Output = T>) -> T {
+    match tokio::time::timeout(limit, scenario).await {
+        Ok(value) => value,
+        Err(_) => panic!("the window scenario did not finish within {limit:?}"),
+    }
+}
+
 /// Polls `ready` every 50 ms until it holds; panics after `timeout`.
 pub fn wait_until(timeout: Duration, what: &str, mut ready: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -166,6 +176,10 @@ pub fn wait_until(timeout: Duration, what: &str, mut ready: impl FnMut() -> bool
     }
 }
 
+/// One window at a time: two apps with models on 2 cores slow each other
+/// tenfold, and each test's display number comes from the process id.
+static ONE_WINDOW: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The app in its window, driven over WebDriver.
 pub struct App {
     /// The WebDriver session.
@@ -176,11 +190,13 @@ pub struct App {
     _display: Display,
     /// Logs of Xvfb and tauri-driver (the app's stderr included).
     pub logs: tempfile::TempDir,
+    _exclusive: tokio::sync::MutexGuard<'static, ()>,
 }
 
 impl App {
     /// Starts the app over `data_dir` with `env` added, and waits for `ready_css`.
     pub async fn launch(data_dir: &Path, env: &[(&str, &str)], ready_css: &str) -> App {
+        let exclusive = ONE_WINDOW.lock().await;
         let logs = tempfile::tempdir().expect("log folder");
         let display = Display::start(logs.path());
         let port = free_port();
@@ -220,6 +236,7 @@ impl App {
             _driver: driver,
             _display: display,
             logs,
+            _exclusive: exclusive,
         };
         app.wait_for(ready_css, Duration::from_secs(30)).await;
         App {

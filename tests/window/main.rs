@@ -11,7 +11,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use harness::{App, model_file, samples};
+use harness::{App, model_file, samples, within};
 
 const GEMMA: &str = "gemma-3-270m-q4_k_m";
 const MINUTE: Duration = Duration::from_secs(60);
@@ -102,6 +102,14 @@ async fn wait_done(app: &App, timeout: Duration) -> String {
 /// stop → IME → language switch.
 #[tokio::test(flavor = "multi_thread")]
 async fn first_run_to_cited_answers_in_a_real_window() {
+    within(
+        20 * MINUTE,
+        first_run_to_cited_answers_in_a_real_window_scenario(),
+    )
+    .await;
+}
+
+async fn first_run_to_cited_answers_in_a_real_window_scenario() {
     let data = tempfile::tempdir().expect("webdriver or file operation");
     let work = tempfile::tempdir().expect("webdriver or file operation");
     let folder = library_folder(work.path());
@@ -308,6 +316,10 @@ async fn first_run_to_cited_answers_in_a_real_window() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "benchmark: installer/heavy-check.sh runs it"]
 async fn bench_app_window() {
+    within(40 * MINUTE, bench_app_window_scenario()).await;
+}
+
+async fn bench_app_window_scenario() {
     let data = tempfile::tempdir().expect("data dir");
     let work = tempfile::tempdir().expect("work dir");
     let folder = work.path().join("many");
@@ -432,6 +444,10 @@ box.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', keyCode: 13, bubbl
 /// tag and an image from a local server that counts requests.
 #[tokio::test(flavor = "multi_thread")]
 async fn model_markup_renders_inert() {
+    within(5 * MINUTE, model_markup_renders_inert_scenario()).await;
+}
+
+async fn model_markup_renders_inert_scenario() {
     let server = TcpListener::bind("127.0.0.1:0").expect("webdriver or file operation");
     let port = server
         .local_addr()
