@@ -140,17 +140,42 @@ struct Display {
 }
 
 impl Display {
+    /// Starts Xvfb on a free display it picks itself; `-displayfd` reports the
+    /// number only once the server accepts clients (a socket file left by an
+    /// earlier server would not prove that).
     fn start(logs: &Path) -> Display {
-        // Display numbers from the process id: parallel test runs do not collide.
-        let number = 90 + std::process::id() % 400;
-        let name = format!(":{number}");
-        let xvfb = spawn_group(
-            Command::new("Xvfb").args([&name, "-screen", "0", "1280x800x24", "-nolisten", "tcp"]),
-            &logs.join("xvfb.log"),
-        );
-        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{number}"));
-        wait_until(Duration::from_secs(10), "Xvfb to start", || socket.exists());
-        Display { _xvfb: xvfb, name }
+        use std::io::BufRead;
+        let log = std::fs::File::create(logs.join("xvfb.log")).expect("log file");
+        let mut child = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1280x800x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start Xvfb: {e} (installer/dev-setup.sh installs it)")
+            });
+        let stdout = child.stdout.take().expect("Xvfb's stdout");
+        let xvfb = Group(child);
+        let mut number = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut number)
+            .expect("Xvfb reports its display");
+        let number = number.trim();
+        assert!(!number.is_empty(), "Xvfb did not start: see its log");
+        Display {
+            _xvfb: xvfb,
+            name: format!(":{number}"),
+        }
     }
 }
 
@@ -193,79 +218,113 @@ pub struct App {
     _exclusive: tokio::sync::MutexGuard<'static, ()>,
 }
 
+/// Starts tauri-driver (which starts WebKitWebDriver, which starts the app)
+/// on `display`; returns it and its port once it listens.
+fn start_driver(
+    display: &Display,
+    data_dir: &Path,
+    env: &[(&str, &str)],
+    logs: &Path,
+) -> (Group, u16) {
+    let port = free_port();
+    let native_port = free_port();
+    let mut command = Command::new("tauri-driver");
+    command
+        .args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native_port.to_string(),
+        ])
+        .env("DISPLAY", &display.name)
+        .env("SILLOK_DATA_DIR", data_dir)
+        .env_remove("WAYLAND_DISPLAY");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let driver = spawn_group(&mut command, &logs.join("tauri-driver.log"));
+    wait_until(Duration::from_secs(15), "tauri-driver to listen", || {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    (driver, port)
+}
+
 impl App {
     /// Starts the app over `data_dir` with `env` added, and waits for `ready_css`.
     pub async fn launch(data_dir: &Path, env: &[(&str, &str)], ready_css: &str) -> App {
         let exclusive = ONE_WINDOW.lock().await;
-        let logs = tempfile::tempdir().expect("log folder");
-        let display = Display::start(logs.path());
-        let port = free_port();
-        let native_port = free_port();
-        let mut command = Command::new("tauri-driver");
-        command
-            .args([
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &native_port.to_string(),
-            ])
-            .env("DISPLAY", &display.name)
-            .env("SILLOK_DATA_DIR", data_dir)
-            .env_remove("WAYLAND_DISPLAY");
-        for (key, value) in env {
-            command.env(key, value);
+        // A session that fails to start (the driver dropped the request) is
+        // retried once on a fresh display and driver; the second failure counts.
+        let mut failure = String::new();
+        for _attempt in 0..2 {
+            let logs = tempfile::tempdir().expect("log folder");
+            let display = Display::start(logs.path());
+            let (driver, port) = start_driver(&display, data_dir, env, logs.path());
+            let mut caps = serde_json::Map::new();
+            caps.insert(
+                "tauri:options".into(),
+                serde_json::json!({ "application": app_binary() }),
+            );
+            let started = Instant::now();
+            let session = ClientBuilder::native()
+                .capabilities(caps)
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await;
+            let client = match session {
+                Ok(client) => client,
+                Err(e) => {
+                    let log = std::fs::read_to_string(logs.path().join("tauri-driver.log"))
+                        .unwrap_or_default();
+                    failure = format!("{e}\n{log}");
+                    eprintln!("the WebDriver session did not start, retrying: {failure}");
+                    continue;
+                }
+            };
+            let app = App {
+                client,
+                launch_to_ui: Duration::ZERO,
+                _driver: driver,
+                _display: display,
+                logs,
+                _exclusive: exclusive,
+            };
+            app.wait_for(ready_css, Duration::from_secs(30)).await;
+            return App {
+                launch_to_ui: started.elapsed(),
+                ..app
+            };
         }
-        let driver = spawn_group(&mut command, &logs.path().join("tauri-driver.log"));
-        wait_until(Duration::from_secs(15), "tauri-driver to listen", || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "tauri:options".into(),
-            serde_json::json!({ "application": app_binary() }),
-        );
-        let started = Instant::now();
-        let client = ClientBuilder::native()
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .expect("a WebDriver session with the app");
-        let app = App {
-            client,
-            launch_to_ui: Duration::ZERO,
-            _driver: driver,
-            _display: display,
-            logs,
-            _exclusive: exclusive,
-        };
-        app.wait_for(ready_css, Duration::from_secs(30)).await;
-        App {
-            launch_to_ui: started.elapsed(),
-            ..app
-        }
+        panic!("no WebDriver session with the app: {failure}");
     }
 
     /// The element matching `css`, waiting up to `timeout` for it to appear.
     pub async fn wait_for(&self, css: &str, timeout: Duration) -> Element {
-        let found = self
-            .client
-            .wait()
-            .at_most(timeout)
-            .every(Duration::from_millis(50))
-            .for_element(Locator::Css(css))
-            .await;
-        match found {
-            Ok(element) => element,
-            Err(e) => {
-                self.screenshot(&format!(
-                    "failed-{}",
-                    css.replace(|c: char| !c.is_alphanumeric(), "_")
-                ))
+        let start = Instant::now();
+        loop {
+            let found = self
+                .client
+                .wait()
+                .at_most(timeout.saturating_sub(start.elapsed()))
+                .every(Duration::from_millis(50))
+                .for_element(Locator::Css(css))
                 .await;
-                panic!(
-                    "{css} did not appear within {timeout:?}: {e}\n{}",
-                    self.log_tail()
-                );
+            match found {
+                Ok(element) => return element,
+                // A lookup racing a re-render fails with another error than a timeout: retry.
+                Err(_) if start.elapsed() < timeout => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => {
+                    self.screenshot(&format!(
+                        "failed-{}",
+                        css.replace(|c: char| !c.is_alphanumeric(), "_")
+                    ))
+                    .await;
+                    panic!(
+                        "{css} did not appear within {timeout:?}: {e}\n{}",
+                        self.log_tail()
+                    );
+                }
             }
         }
     }
@@ -278,27 +337,39 @@ impl App {
             .expect("find_all")
     }
 
-    /// Clicks the element with `data-testid`.
+    /// Clicks the element with `data-testid`. Screens re-render when their
+    /// data arrives, so a click on an element replaced meanwhile is retried.
     pub async fn click(&self, testid: &str) {
-        let element = self
-            .wait_for(&format!("[data-testid={testid}]"), Duration::from_secs(10))
-            .await;
-        element
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("click {testid}: {e}"));
+        let css = format!("[data-testid={testid}]");
+        let mut last = String::new();
+        for _ in 0..50 {
+            let element = self.wait_for(&css, Duration::from_secs(10)).await;
+            match element.click().await {
+                Ok(()) => return,
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("click {testid}: {last}");
     }
 
-    /// Types into the input with `data-testid`, replacing its value.
+    /// Types into the input with `data-testid`, replacing its value (retried
+    /// like [`App::click`]).
     pub async fn type_into(&self, testid: &str, text: &str) {
-        let element = self
-            .wait_for(&format!("[data-testid={testid}]"), Duration::from_secs(10))
-            .await;
-        element.clear().await.expect("clear");
-        element
-            .send_keys(text)
-            .await
-            .unwrap_or_else(|e| panic!("type into {testid}: {e}"));
+        let css = format!("[data-testid={testid}]");
+        let mut last = String::new();
+        for _ in 0..50 {
+            let element = self.wait_for(&css, Duration::from_secs(10)).await;
+            match element.clear().await {
+                Ok(()) => match element.send_keys(text).await {
+                    Ok(()) => return,
+                    Err(e) => last = e.to_string(),
+                },
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("type into {testid}: {last}");
     }
 
     /// Runs `script` in the page and returns its value.

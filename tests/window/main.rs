@@ -282,8 +282,13 @@ async fn first_run_to_cited_answers_in_a_real_window_scenario() {
     // The settings screen re-renders once its data arrives: retry a stale select.
     let mut selected = false;
     for _ in 0..20 {
-        let select = app.wait_for(&testid("language-select"), MINUTE).await;
-        if select.select_by_value("en").await.is_ok() {
+        let select = app
+            .client
+            .find(fantoccini::Locator::Css(&testid("language-select")))
+            .await;
+        if let Ok(select) = select
+            && select.select_by_value("en").await.is_ok()
+        {
             selected = true;
             break;
         }
