@@ -38,8 +38,16 @@ log "node $(node --version), npm $(npm --version)"
     npm ci --no-audit --no-fund --loglevel=error
     echo "$want" > "$stamp"
   fi
-  log "building the web UI"
-  npm run --silent build >/dev/null
+  # Rebuild only when the UI's sources changed: a new ui/dist makes cargo
+  # recompile the app that embeds it.
+  built=node_modules/.sillok-ui-sources.sha256
+  sources=$(find index.html package-lock.json tsconfig.json vite.config.ts src -type f -print0 \
+    | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+  if [ ! -f dist/index.html ] || [ "$(cat "$built" 2>/dev/null)" != "$sources" ]; then
+    log "building the web UI"
+    npm run --silent build >/dev/null
+    echo "$sources" > "$built"
+  fi
 )
 
 # tauri-driver for the WebDriver window tests.
