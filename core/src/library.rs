@@ -291,6 +291,24 @@ impl Sillok {
     }
 }
 
+/// Tests: copies the fetched chunking tokenizer (`SILLOK_MODEL_FILES`, else
+/// `~/.cache/sillok/model-files`) into `sillok`'s data directory.
+#[cfg(test)]
+pub(crate) fn install_test_tokenizer(sillok: &Sillok) -> std::io::Result<()> {
+    let tokenizer = std::env::var_os("SILLOK_MODEL_FILES")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/sillok/model-files"))
+        })
+        .unwrap_or_default()
+        .join(CHUNK_TOKENIZER_FILE);
+    std::fs::copy(
+        &tokenizer,
+        sillok.data_dir().models().join(CHUNK_TOKENIZER_FILE),
+    )
+    .map(|_| ())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,17 +319,7 @@ mod tests {
     /// A library of one Markdown note and one broken PDF, ingested for real.
     fn library(dir: &Path) -> std::result::Result<(Sillok, PathBuf), Box<dyn std::error::Error>> {
         let sillok = Sillok::open(DataDir::at(dir.join("data")))?;
-        let tokenizer = std::env::var_os("SILLOK_MODEL_FILES")
-            .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/sillok/model-files"))
-            })
-            .unwrap_or_default()
-            .join(CHUNK_TOKENIZER_FILE);
-        std::fs::copy(
-            &tokenizer,
-            sillok.data_dir().models().join(CHUNK_TOKENIZER_FILE),
-        )?;
+        install_test_tokenizer(&sillok)?;
         let docs = dir.join("docs");
         std::fs::create_dir_all(&docs)?;
         let note = docs.join("note.md");

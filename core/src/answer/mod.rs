@@ -491,7 +491,6 @@ fn unique(numbers: impl Iterator<Item = usize>) -> Vec<usize> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
 
     use sillok_models::ScriptedGenerator;
 
@@ -505,17 +504,7 @@ mod tests {
         dir: &std::path::Path,
     ) -> std::result::Result<Sillok, Box<dyn std::error::Error>> {
         let sillok = Sillok::open(DataDir::at(dir.join("data")))?;
-        let tokenizer = std::env::var_os("SILLOK_MODEL_FILES")
-            .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/sillok/model-files"))
-            })
-            .unwrap_or_default()
-            .join("chunk-tokenizer.json");
-        std::fs::copy(
-            &tokenizer,
-            sillok.data_dir().models().join(crate::CHUNK_TOKENIZER_FILE),
-        )?;
+        crate::library::install_test_tokenizer(&sillok)?;
         let docs = dir.join("docs");
         std::fs::create_dir_all(&docs)?;
         std::fs::write(

@@ -1,5 +1,7 @@
 //! Stored conversations: list, open, rename, delete, export.
 
+use std::ops::Range;
+
 use serde::Serialize;
 use sillok_core::conversations::{ConversationError, ConversationId, ConversationSummary, Turn};
 use tauri::State;
@@ -30,13 +32,6 @@ impl From<ConversationSummary> for SummaryView {
     }
 }
 
-/// A character span.
-#[derive(Debug, Serialize)]
-pub struct Span {
-    start: usize,
-    end: usize,
-}
-
 /// A stored citation.
 #[derive(Debug, Serialize)]
 pub struct CitationView {
@@ -44,7 +39,8 @@ pub struct CitationView {
     path: String,
     title: String,
     page: u32,
-    span: Span,
+    /// Characters of the page text (serialised as `{start, end}`).
+    span: Range<usize>,
     snippet: String,
 }
 
@@ -83,10 +79,7 @@ impl From<Turn> for TurnView {
                     path: c.path,
                     title: c.title,
                     page: c.page,
-                    span: Span {
-                        start: c.span.start,
-                        end: c.span.end,
-                    },
+                    span: c.span,
                     snippet: c.snippet,
                 })
                 .collect(),

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use std::ops::Range;
+
 use serde::Serialize;
 use sillok_core::index::{
     FileRecord, FileStatus, IngestEvent as CoreEvent, IngestReport, SearchRequest,
@@ -97,13 +99,6 @@ impl From<IngestReport> for IngestTotals {
     }
 }
 
-/// A character span of a page's text.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Span {
-    start: usize,
-    end: usize,
-}
-
 /// One search hit.
 #[derive(Debug, Serialize)]
 pub struct SearchHit {
@@ -111,7 +106,8 @@ pub struct SearchHit {
     collection: String,
     title: String,
     page: u32,
-    span: Span,
+    /// Characters of the page text (serialised as `{start, end}`).
+    span: Range<usize>,
     doc_type: String,
     snippet: String,
     score: f32,
@@ -287,10 +283,7 @@ pub async fn library_search(
                 collection: h.collection,
                 title: h.title,
                 page: h.page,
-                span: Span {
-                    start: h.span.start,
-                    end: h.span.end,
-                },
+                span: h.span,
                 doc_type: h.doc_type,
                 snippet: h.snippet,
                 score: h.score,
@@ -349,4 +342,26 @@ pub async fn reveal_file(state: State<'_, AppState>, path: String) -> CommandRes
         Ok(())
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_serialise_as_the_contract_says() {
+        let hit = SearchHit {
+            path: "/docs/a.pdf".into(),
+            collection: "c".into(),
+            title: "A".into(),
+            page: 2,
+            span: 3..9,
+            doc_type: "pdf".into(),
+            snippet: "s".into(),
+            score: 1.5,
+        };
+        let json = serde_json::to_value(&hit).expect("serialisable");
+        assert_eq!(json["span"], serde_json::json!({"start": 3, "end": 9}));
+        assert_eq!(json["page"], 2);
+    }
 }
