@@ -84,6 +84,20 @@ async fn citations_of_last_answer(app: &App) -> Vec<fantoccini::elements::Elemen
     shown
 }
 
+/// Imports the default model by its path (as a user with a USB stick would)
+/// and waits until it is loaded.
+async fn import_default_model(app: &App) {
+    let model = model_file(&format!("{GEMMA}.gguf"));
+    app.type_into("model-path-input", &model.display().to_string())
+        .await;
+    app.click("model-import").await;
+    app.wait_js(
+        "document.querySelector('[data-testid=model-state]').textContent.trim() === 'ready'",
+        2 * MINUTE,
+    )
+    .await;
+}
+
 async fn wait_done(app: &App, timeout: Duration) -> String {
     app.wait_js(
         &format!("{LAST_STATUS} && {LAST_STATUS} !== 'streaming'"),
@@ -132,15 +146,7 @@ async fn first_run_to_cited_answers_in_a_real_window_scenario() {
     app.screenshot("01-first-run").await;
 
     // Import the default model from disk, as a user with a USB stick would.
-    let model = model_file(&format!("{GEMMA}.gguf"));
-    app.type_into("model-path-input", &model.display().to_string())
-        .await;
-    app.click("model-import").await;
-    app.wait_js(
-        "document.querySelector('[data-testid=model-state]').textContent.trim() === 'ready'",
-        2 * MINUTE,
-    )
-    .await;
+    import_default_model(&app).await;
     app.click("nav-models").await;
     app.wait_for(
         &format!("[data-testid=model-row][data-name='{GEMMA}']"),
@@ -376,15 +382,7 @@ async fn bench_app_window_scenario() {
 
     // The first token's way from the core to the screen, with the real model.
     app.click("nav-models").await;
-    let model = model_file(&format!("{GEMMA}.gguf"));
-    app.type_into("model-path-input", &model.display().to_string())
-        .await;
-    app.click("model-import").await;
-    app.wait_js(
-        "document.querySelector('[data-testid=model-state]').textContent.trim() === 'ready'",
-        2 * MINUTE,
-    )
-    .await;
+    import_default_model(&app).await;
     app.click("nav-chat").await;
     for question in [
         "김가상 환자에게 재진 때 추가한 혈압약은?",
