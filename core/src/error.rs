@@ -26,6 +26,14 @@ pub enum Error {
     /// A library operation failed.
     #[error(transparent)]
     Library(#[from] sillok_index::Error),
+    /// Hybrid retrieval was asked for without an embedding model.
+    #[error(
+        "no embedding model: import one with `sillok models import FILE` (installer/fetch-models.sh fetches multilingual-e5-small) or choose one in settings"
+    )]
+    NoEmbeddingModel,
+    /// A lock guarding shared state was poisoned by a panic.
+    #[error("internal state poisoned: {0}")]
+    Poisoned(&'static str),
     /// The chunking tokenizer file is not installed.
     #[error(
         "the chunking tokenizer is missing: install chunk-tokenizer.json into {expected} (installer/fetch-models.sh fetches it) or set SILLOK_CHUNK_TOKENIZER"
@@ -115,6 +123,7 @@ impl Error {
             | Error::EvalSet { .. }
             | Error::UnknownCollection(_)
             | Error::Settings { .. }
+            | Error::NoEmbeddingModel
             | Error::InvalidSetting { .. }
             | Error::NotInLibrary(_)
             | Error::NoSuchPage { .. }
@@ -122,6 +131,7 @@ impl Error {
             Error::Conversations(e) => e.is_user_error(),
             Error::Models(e) => e.is_user_error(),
             Error::Library(e) => e.is_user_error(),
+            Error::Poisoned(_) => false,
         }
     }
 }

@@ -23,6 +23,7 @@ mod data_dir;
 mod error;
 mod library;
 pub mod profile;
+pub mod retrieval;
 mod settings;
 
 use std::path::Path;
@@ -46,6 +47,8 @@ pub struct Sillok {
     catalogue: Catalogue,
     /// Interactive work in progress; background ingestion waits for it.
     foreground: sillok_index::Foreground,
+    /// The embedding model, loaded on first use.
+    embedder: retrieval::EmbedderSlot,
 }
 
 impl Sillok {
@@ -61,6 +64,7 @@ impl Sillok {
             data_dir,
             catalogue,
             foreground: sillok_index::Foreground::default(),
+            embedder: retrieval::EmbedderSlot::default(),
         })
     }
 
@@ -77,6 +81,7 @@ impl Sillok {
             data_dir: self.data_dir.clone(),
             catalogue: Catalogue::open(&self.data_dir.models())?,
             foreground: self.foreground.clone(),
+            embedder: self.embedder.clone(),
         })
     }
 

@@ -107,7 +107,9 @@ impl Sillok {
         }
     }
 
-    /// Ingests `roots` into `collection` (creating it), holding the writer lock.
+    /// Ingests `roots` into `collection` (creating it), holding the writer
+    /// lock; then reads scanned pages with OCR when it is on for the
+    /// collection (see [`Sillok::set_collection_ocr`]), reporting each page.
     ///
     /// # Errors
     ///
@@ -154,6 +156,19 @@ impl Sillok {
         let counter = TokenCounter::from_file(&self.chunk_tokenizer_path()?)?;
         let mut writer = library.writer(counter, self.ingest_settings())?;
         Ok(writer.remove_collection(name)?)
+    }
+
+    /// Turns OCR of `collection`'s scanned pages on or off (creating the
+    /// collection if new): off, they stay awaiting OCR.
+    ///
+    /// # Errors
+    ///
+    /// As [`Sillok::ingest`]; an invalid collection name.
+    pub fn set_collection_ocr(&self, collection: &str, on: bool) -> Result<()> {
+        let library = self.library()?;
+        let counter = TokenCounter::from_file(&self.chunk_tokenizer_path()?)?;
+        let mut writer = library.writer(counter, self.ingest_settings())?;
+        Ok(writer.set_collection_ocr(collection, on)?)
     }
 
     /// The collections with their files counted by state.
@@ -211,7 +226,9 @@ impl Sillok {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let parsed = sillok_index::parse::parse_bytes(&file_name, &bytes, &Limits::default())
+        // With the pages OCR read filled in, as they were indexed.
+        let parsed = library
+            .parse_as_indexed(&file_name, &bytes, &Limits::default())?
             .map_err(|e| unreadable(e.to_string()))?;
         let pages = parsed.pages.iter().map(|p| p.number).max().unwrap_or(0);
         let text = parsed
@@ -238,24 +255,56 @@ impl Sillok {
     /// Bad filters, index errors.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResults> {
         let _interactive = self.foreground();
-        Ok(self.library()?.search(request)?)
+        let request = self.with_dense_query(request)?;
+        Ok(self.library()?.search(&request)?)
     }
 
     /// Evaluates retrieval on a BEIR-layout set with a throwaway library
-    /// (under `<data>/tmp/`, removed afterwards).
+    /// (under `<data>/tmp/`, removed afterwards): BM25 alone, or with
+    /// `hybrid` the corpus embedded by the active embedding model and every
+    /// query fused with its nearest chunks (query embedding counted in the
+    /// latency).
     ///
     /// # Errors
     ///
-    /// Unreadable set, missing tokenizer, index failures.
-    pub fn eval_retrieval(&self, set_dir: &Path, max_queries: Option<usize>) -> Result<EvalReport> {
+    /// Unreadable set, missing tokenizer or embedding model, index failures.
+    pub fn eval_retrieval(
+        &self,
+        set_dir: &Path,
+        max_queries: Option<usize>,
+        hybrid: bool,
+        progress: &mut dyn FnMut(crate::retrieval::EmbedProgress),
+    ) -> Result<EvalReport> {
         let counter = TokenCounter::from_file(&self.chunk_tokenizer_path()?)?;
+        let entry = if hybrid {
+            Some(
+                self.active_embedding_model()?
+                    .ok_or(Error::NoEmbeddingModel)?,
+            )
+        } else {
+            None
+        };
         self.in_scratch_dir("eval", |work| {
-            Ok(sillok_index::eval_retrieval(
-                set_dir,
-                work,
-                counter,
-                max_queries,
-            )?)
+            let set = sillok_index::EvalSet::build(set_dir, work, counter)?;
+            let Some(entry) = entry else {
+                return Ok(set.score(max_queries, &mut |library, request| {
+                    library.search(&request)
+                })?);
+            };
+            let never = sillok_models::CancelToken::default();
+            self.embed_chunks(set.library(), &entry, &never, progress)?;
+            let mut failure = None;
+            let report = set.score(max_queries, &mut |library, mut request| {
+                match self.dense_query(&entry, &request.query) {
+                    Ok(dense) => request.dense = dense,
+                    Err(e) => failure = Some(e),
+                }
+                library.search(&request)
+            })?;
+            match failure {
+                Some(e) => Err(e),
+                None => Ok(report),
+            }
         })
     }
 

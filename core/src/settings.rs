@@ -27,6 +27,9 @@ pub struct Settings {
     pub threads: Option<u32>,
     /// Context window in tokens; `None`: automatic.
     pub context_length: Option<u32>,
+    /// Fuse BM25 with embedding vectors when an embedding model is active;
+    /// `None`: on.
+    pub hybrid_search: Option<bool>,
 }
 
 impl Settings {

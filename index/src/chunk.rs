@@ -869,7 +869,7 @@ mod tests {
         block(BlockKind::Paragraph, text)
     }
     fn page(number: u32, blocks: Vec<Block>) -> ParsedPage {
-        ParsedPage { number, blocks }
+        ParsedPage::new(number, blocks)
     }
     fn doc(pages: Vec<ParsedPage>) -> ParsedDocument {
         ParsedDocument {

@@ -64,6 +64,21 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A vector's width differs from the width stored for its model.
+    #[error(
+        "embedding model {model} gives {got}-wide vectors, but {expected}-wide ones are stored"
+    )]
+    EmbeddingWidth {
+        /// The embedding model's id.
+        model: String,
+        /// The width already stored.
+        expected: usize,
+        /// The width offered.
+        got: usize,
+    },
+    /// A lock guarding shared state was poisoned by a panic.
+    #[error("internal state poisoned: {0}")]
+    Poisoned(&'static str),
 }
 
 impl Error {

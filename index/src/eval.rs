@@ -58,7 +58,8 @@ struct QueryLine {
 const COLLECTION: &str = "eval";
 
 /// Builds a library from the set in `set_dir` (inside `work_dir`) and scores
-/// the queries that have judgements (the first `max_queries` of them, in file order).
+/// the queries that have judgements (the first `max_queries` of them, in
+/// file order) with BM25.
 ///
 /// # Errors
 ///
@@ -69,6 +70,69 @@ pub fn eval_retrieval(
     counter: TokenCounter,
     max_queries: Option<usize>,
 ) -> Result<EvalReport> {
+    EvalSet::build(set_dir, work_dir, counter)?.score(max_queries, &mut |library, request| {
+        library.search(&request)
+    })
+}
+
+/// A BEIR set indexed into a throwaway library, ready to be scored by any
+/// search function (BM25 here; the core adds query vectors for hybrid).
+#[derive(Debug)]
+pub struct EvalSet {
+    set_dir: std::path::PathBuf,
+    library: Library,
+    qrels: HashMap<String, HashMap<String, u32>>,
+    documents: usize,
+    index_time: Duration,
+}
+
+/// A search function under evaluation.
+pub type SearchFn<'a> = dyn FnMut(&Library, SearchRequest) -> Result<crate::SearchResults> + 'a;
+
+impl EvalSet {
+    /// Indexes the set's corpus into a library in `work_dir`.
+    ///
+    /// # Errors
+    ///
+    /// Unreadable or malformed set files; index failures.
+    pub fn build(set_dir: &Path, work_dir: &Path, counter: TokenCounter) -> Result<EvalSet> {
+        let (library, qrels, documents, index_time) = build_library(set_dir, work_dir, counter)?;
+        Ok(EvalSet {
+            set_dir: set_dir.to_owned(),
+            library,
+            qrels,
+            documents,
+            index_time,
+        })
+    }
+
+    /// The library the corpus was indexed into.
+    pub fn library(&self) -> &Library {
+        &self.library
+    }
+
+    /// Scores the first `max_queries` judged queries with `search`; the
+    /// latency measured is that of `search` as a whole.
+    ///
+    /// # Errors
+    ///
+    /// Unreadable queries; `search`'s errors.
+    pub fn score(
+        &self,
+        max_queries: Option<usize>,
+        search: &mut SearchFn<'_>,
+    ) -> Result<EvalReport> {
+        score_queries(self, max_queries, search)
+    }
+}
+
+type Qrels = HashMap<String, HashMap<String, u32>>;
+
+fn build_library(
+    set_dir: &Path,
+    work_dir: &Path,
+    counter: TokenCounter,
+) -> Result<(Library, Qrels, usize, Duration)> {
     let qrels = read_qrels(&set_dir.join("qrels/test.tsv"))?;
     let library = Library::open(work_dir)?;
     let started = Instant::now();
@@ -80,10 +144,9 @@ pub fn eval_retrieval(
             let parsed = ParsedDocument {
                 kind: DocKind::Text,
                 title: (!doc.title.is_empty()).then(|| doc.title.clone()),
-                pages: vec![ParsedPage {
-                    number: 1,
-                    blocks: doc
-                        .text
+                pages: vec![ParsedPage::new(
+                    1,
+                    doc.text
                         .split("\n\n")
                         .filter(|p| !p.trim().is_empty())
                         .map(|p| Block {
@@ -91,7 +154,7 @@ pub fn eval_retrieval(
                             text: p.to_owned(),
                         })
                         .collect(),
-                }],
+                )],
             };
             writer.index_parsed(COLLECTION, &doc.id, &doc.id, 0, &parsed)?;
             documents += 1;
@@ -102,8 +165,15 @@ pub fn eval_retrieval(
         writer.commit_now()?;
     }
     library.reload()?;
-    let index_time = started.elapsed();
+    Ok((library, qrels, documents, started.elapsed()))
+}
 
+fn score_queries(
+    set: &EvalSet,
+    max_queries: Option<usize>,
+    search: &mut SearchFn<'_>,
+) -> Result<EvalReport> {
+    let set_dir = set.set_dir.as_path();
     let mut totals = [0.0f64; 4];
     let mut latencies = Vec::new();
     let mut chunks = 0;
@@ -112,7 +182,7 @@ pub fn eval_retrieval(
             break;
         }
         let query: QueryLine = serde_json::from_str(&line).map_err(|e| bad_set(set_dir, e))?;
-        let Some(relevant) = qrels.get(&query.id) else {
+        let Some(relevant) = set.qrels.get(&query.id) else {
             continue;
         };
         let exclude: HashSet<String> = match &query.exclude {
@@ -129,7 +199,7 @@ pub fn eval_retrieval(
             ..SearchRequest::default()
         };
         let t = Instant::now();
-        let results = library.search(&request)?;
+        let results = search(&set.library, request)?;
         latencies.push(t.elapsed());
         chunks = results.chunks_searched;
         let mut seen = HashSet::new();
@@ -148,7 +218,7 @@ pub fn eval_retrieval(
     let n = latencies.len().max(1) as f64;
     let latency = crate::bench::Latency::of(&mut latencies);
     Ok(EvalReport {
-        documents,
+        documents: set.documents,
         chunks,
         queries: latencies.len(),
         ndcg_at_10: totals[0] / n,
@@ -157,7 +227,7 @@ pub fn eval_retrieval(
         mrr_at_10: totals[3] / n,
         latency_p50: latency.p50,
         latency_p95: latency.p95,
-        index_time,
+        index_time: set.index_time,
     })
 }
 

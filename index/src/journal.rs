@@ -91,16 +91,18 @@ pub struct FileRecord {
     pub chunks: u64,
     /// Index commit that holds (or will hold) this state.
     pub staged_seq: u64,
-    /// Pages of an indexed file that are scans without text, awaiting OCR.
+    /// Pages that are scans without text, awaiting OCR: of an indexed file,
+    /// or of a file needing OCR once its page count is known (a scanned PDF's
+    /// is found when OCR starts on it).
     pub ocr_pages: Vec<u32>,
 }
 
 impl FileRecord {
-    /// The journal's `detail` column: the status's detail, or an indexed
-    /// file's pages awaiting OCR ("3,5").
+    /// The journal's `detail` column: the status's detail, or the pages of
+    /// an indexed file (or one needing OCR) awaiting OCR ("3,5").
     fn detail(&self) -> Option<String> {
         match (&self.status, self.ocr_pages.is_empty()) {
-            (FileStatus::Indexed, false) => Some(
+            (FileStatus::Indexed | FileStatus::NeedsOcr, false) => Some(
                 self.ocr_pages
                     .iter()
                     .map(u32::to_string)
@@ -119,6 +121,9 @@ pub struct CollectionRecord {
     pub name: String,
     /// Folders and files it covers.
     pub roots: Vec<String>,
+    /// Whether scanned pages of its files are read by OCR (on unless turned
+    /// off for the collection).
+    pub ocr: bool,
 }
 
 /// The journal database.
@@ -160,6 +165,18 @@ impl Journal {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;
+        // Journals from before the per-collection OCR switch lack its column.
+        let has_ocr: bool = conn.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('collections') WHERE name = 'ocr'",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_ocr {
+            conn.execute(
+                "ALTER TABLE collections ADD COLUMN ocr INTEGER NOT NULL DEFAULT 1",
+                [],
+            )?;
+        }
         Ok(Journal { conn })
     }
 
@@ -172,6 +189,7 @@ impl Journal {
         let mut record = self.collection(name)?.unwrap_or(CollectionRecord {
             name: name.to_owned(),
             roots: Vec::new(),
+            ocr: true,
         });
         for root in roots {
             if !record.roots.contains(root) {
@@ -193,18 +211,34 @@ impl Journal {
     ///
     /// SQLite errors.
     pub fn collection(&self, name: &str) -> Result<Option<CollectionRecord>> {
-        let roots: Option<String> = self
+        let row: Option<(String, bool)> = self
             .conn
             .query_row(
-                "SELECT roots FROM collections WHERE name = ?1",
+                "SELECT roots, ocr FROM collections WHERE name = ?1",
                 [name],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        Ok(roots.map(|roots| CollectionRecord {
+        Ok(row.map(|(roots, ocr)| CollectionRecord {
             name: name.to_owned(),
             roots: serde_json::from_str(&roots).unwrap_or_default(),
+            ocr,
         }))
+    }
+
+    /// Turns OCR of a collection's scanned pages on or off, registering the
+    /// collection (without roots) if it is new.
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn set_collection_ocr(&self, name: &str, ocr: bool) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO collections (name, roots, ocr) VALUES (?1, '[]', ?2)
+             ON CONFLICT(name) DO UPDATE SET ocr = excluded.ocr",
+            params![name, ocr],
+        )?;
+        Ok(())
     }
 
     /// All collections, by name.
@@ -215,12 +249,13 @@ impl Journal {
     pub fn collections(&self) -> Result<Vec<CollectionRecord>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT name, roots FROM collections ORDER BY name")?;
+            .prepare("SELECT name, roots, ocr FROM collections ORDER BY name")?;
         let rows = stmt.query_map([], |r| {
             let roots: String = r.get(1)?;
             Ok(CollectionRecord {
                 name: r.get(0)?,
                 roots: serde_json::from_str(&roots).unwrap_or_default(),
+                ocr: r.get(2)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -433,7 +468,9 @@ fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileRecord> {
     let status: String = r.get(5)?;
     let detail: Option<String> = r.get(6)?;
     let ocr_pages = match (status.as_str(), &detail) {
-        ("indexed", Some(pages)) => pages.split(',').filter_map(|p| p.parse().ok()).collect(),
+        ("indexed" | "needs-ocr", Some(pages)) => {
+            pages.split(',').filter_map(|p| p.parse().ok()).collect()
+        }
         _ => Vec::new(),
     };
     Ok(FileRecord {

@@ -29,22 +29,28 @@ mod foreground;
 pub mod journal;
 mod library;
 mod lock;
+pub mod ocr;
 pub mod parse;
 mod prepare;
 mod schema;
 mod search;
+mod timeline;
+mod vectors;
 pub mod watch;
 
 pub use chunk::{Chunk, ChunkConfig, Language, TokenCounter};
 pub use error::{Error, Result};
-pub use eval::{EvalReport, eval_retrieval};
+pub use eval::{EvalReport, EvalSet, eval_retrieval};
 pub use foreground::{Foreground, ForegroundGuard};
 pub use journal::{CollectionRecord, FileRecord, FileStatus};
 pub use library::{
     IngestEvent, IngestReport, IngestSettings, Library, LibraryWriter, validate_collection_name,
 };
-pub use parse::Limits;
-pub use search::{Hit, SearchRequest, SearchResults};
+pub use ocr::{DocumentOcr, LOW_OCR_CONFIDENCE, OcrPage, OcrSettings};
+pub use parse::{Limits, PageMeta};
+pub use search::{DenseQuery, FusionWeights, Hit, SearchRequest, SearchResults};
+pub use timeline::TimelineEntry;
+pub use vectors::{ChunkToEmbed, EmbeddingCoverage, PendingEmbeddings};
 pub use watch::{FolderWatch, WatchEvent};
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 
 use tantivy::directory::MmapDirectory;
 use tantivy::schema::{Schema, Term};
@@ -12,9 +13,11 @@ use crate::chunk::{Chunk, ChunkConfig, TokenCounter, chunk_document};
 use crate::foreground::Foreground;
 use crate::journal::{CollectionRecord, FileRecord, FileStatus, Journal};
 use crate::lock::WriterLock;
+use crate::ocr::OcrSettings;
 use crate::parse::{Limits, ParseFailure, ParsedDocument};
 use crate::prepare::{Outcome, Prepared, Preparer, default_workers, mtime_of};
 use crate::schema::{self, Fields};
+use crate::vectors::{VectorCache, chunk_hash};
 use crate::{Error, Result, analysis};
 
 /// Files per index commit during ingestion.
@@ -32,6 +35,7 @@ pub struct Library {
     index: Index,
     reader: IndexReader,
     fields: Fields,
+    vectors: VectorCache,
 }
 
 impl std::fmt::Debug for Library {
@@ -66,7 +70,17 @@ impl Library {
             index,
             reader,
             fields,
+            vectors: VectorCache::default(),
         })
+    }
+
+    /// The library's directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub(crate) fn vector_cache(&self) -> &VectorCache {
+        &self.vectors
     }
 
     pub(crate) fn journal(&self) -> Result<Journal> {
@@ -197,6 +211,8 @@ pub struct IngestSettings {
     pub foreground: Foreground,
     /// Threads that read, parse and chunk files (0: one per core, at most 4).
     pub workers: usize,
+    /// OCR of scanned pages after each ingestion (see [`crate::ocr`]).
+    pub ocr: OcrSettings,
 }
 
 /// What ingestion reports as it goes.
@@ -221,6 +237,23 @@ pub enum IngestEvent {
         /// Commit sequence number.
         seq: u64,
     },
+    /// One scanned page was read by OCR (after the files were indexed).
+    Ocr {
+        /// The file.
+        path: String,
+        /// The page (1-based).
+        page: u32,
+        /// Mean word confidence (0–100); `None` when the page held no text
+        /// or could not be read (then `failure` says why).
+        confidence: Option<u8>,
+        /// Why the page could not be read, for the user.
+        failure: Option<String>,
+        /// Pages read so far in this run.
+        done: usize,
+        /// Pages this run has found to read so far (grows as scanned PDFs
+        /// are opened).
+        total: usize,
+    },
 }
 
 /// Totals of one ingestion run.
@@ -232,11 +265,21 @@ pub struct IngestReport {
     pub unchanged: usize,
     /// Same content as another file.
     pub duplicates: usize,
-    /// Files needing OCR.
+    /// Files of this run that have no text (scans) and still need OCR at
+    /// its end (OCR off, its tools missing, stopped, or failed).
     pub needs_ocr: usize,
-    /// Pages of indexed files that are scans without text (indexed files
-    /// whose other pages have text), awaiting OCR.
+    /// Pages of this run's files that are scans without text still awaiting
+    /// OCR at its end.
     pub ocr_pages: usize,
+    /// Pages read by OCR in this run.
+    pub ocr_read: usize,
+    /// Of those, pages whose mean word confidence is below
+    /// [`crate::LOW_OCR_CONFIDENCE`].
+    pub ocr_low_confidence: usize,
+    /// Pages OCR gave up on in this run (time or memory limit, damaged page).
+    pub ocr_failed: usize,
+    /// Why OCR could not run at all (its tools are not installed), for the user.
+    pub ocr_unavailable: Option<String>,
     /// Files that failed, with a reason each.
     pub failed: usize,
     /// Files gone since the last run.
@@ -249,12 +292,12 @@ pub struct IngestReport {
 
 /// The single writer of a library.
 pub struct LibraryWriter<'a> {
-    library: &'a Library,
+    pub(crate) library: &'a Library,
     _lock: WriterLock,
     writer: IndexWriter<TantivyDocument>,
-    journal: Journal,
-    counter: TokenCounter,
-    settings: IngestSettings,
+    pub(crate) journal: Journal,
+    pub(crate) counter: TokenCounter,
+    pub(crate) settings: IngestSettings,
     seq: u64,
 }
 
@@ -267,9 +310,9 @@ impl std::fmt::Debug for LibraryWriter<'_> {
 }
 
 /// A file's outcome before it is written to the journal.
-struct Staged {
-    record: FileRecord,
-    delete_key: Option<String>,
+pub(crate) struct Staged {
+    pub(crate) record: FileRecord,
+    pub(crate) delete_key: Option<String>,
 }
 
 impl LibraryWriter<'_> {
@@ -320,7 +363,9 @@ impl LibraryWriter<'_> {
 
     /// Indexes the files under `roots` into `collection`: new and changed files
     /// are (re)indexed, unchanged ones skipped, duplicates recorded, vanished
-    /// ones removed. One bad file never stops the batch.
+    /// ones removed. One bad file never stops the batch. Then, when OCR is on
+    /// for the collection, scanned pages awaiting it are read
+    /// ([`LibraryWriter::ingest_until`]).
     ///
     /// # Errors
     ///
@@ -330,6 +375,23 @@ impl LibraryWriter<'_> {
         &mut self,
         collection: &str,
         roots: &[PathBuf],
+        progress: &mut dyn FnMut(&IngestEvent),
+    ) -> Result<IngestReport> {
+        self.ingest_until(collection, roots, &AtomicBool::new(false), progress)
+    }
+
+    /// [`LibraryWriter::ingest`], with OCR stopping (between pages, or by
+    /// ending the page's OCR process) once `stop` is set: the files are
+    /// indexed, and pages not read yet are read by a later run.
+    ///
+    /// # Errors
+    ///
+    /// As [`LibraryWriter::ingest`].
+    pub fn ingest_until(
+        &mut self,
+        collection: &str,
+        roots: &[PathBuf],
+        stop: &AtomicBool,
         progress: &mut dyn FnMut(&IngestEvent),
     ) -> Result<IngestReport> {
         validate_collection_name(collection)?;
@@ -359,6 +421,8 @@ impl LibraryWriter<'_> {
         }
         let mut chunks_in_batch = 0;
         let mut done = 0;
+        // Files of this run with scanned pages, and whether they had no text.
+        let mut scanned: Vec<(String, bool)> = Vec::new();
         let workers = match self.settings.workers {
             0 => default_workers(),
             n => n,
@@ -400,6 +464,14 @@ impl LibraryWriter<'_> {
                     FileStatus::Failed { .. } => report.failed += 1,
                     FileStatus::Pending | FileStatus::Removed => {}
                 }
+                if matches!(stage.record.status, FileStatus::NeedsOcr)
+                    || !stage.record.ocr_pages.is_empty()
+                {
+                    scanned.push((
+                        path_string.clone(),
+                        matches!(stage.record.status, FileStatus::NeedsOcr),
+                    ));
+                }
                 chunks_in_batch += usize::try_from(stage.record.chunks).unwrap_or(0);
                 progress(&IngestEvent::File {
                     path: path_string,
@@ -418,6 +490,7 @@ impl LibraryWriter<'_> {
             let seq = self.commit(&mut staged)?;
             progress(&IngestEvent::Committed { seq });
         }
+        self.ocr_after_ingest(collection, &scanned, stop, &mut report, progress)?;
         Ok(report)
     }
 
@@ -620,7 +693,26 @@ impl LibraryWriter<'_> {
                 delete_key: old_key,
             });
         }
+        // Scanned pages OCR has already read (this content, any path) are
+        // indexed with the rest, whatever the collection's OCR switch.
+        let parsed = self.with_cached_ocr(&hash, path_string, parsed)?;
         let (doc, chunks) = match parsed {
+            Ok((doc, _)) if doc.char_count() == 0 => {
+                // Only scans (an image), none read yet.
+                record.doc_type = Some(doc.kind.as_str().to_owned());
+                record.ocr_pages = doc.pages_needing_ocr();
+                record.status = if record.ocr_pages.is_empty() {
+                    FileStatus::Failed {
+                        reason: crate::ocr::NO_TEXT_RECOGNISED.to_owned(),
+                    }
+                } else {
+                    FileStatus::NeedsOcr
+                };
+                return Ok(Staged {
+                    record,
+                    delete_key: old_key,
+                });
+            }
             Ok(parsed) => parsed,
             Err(ParseFailure::NeedsOcr) => {
                 record.status = FileStatus::NeedsOcr;
@@ -677,7 +769,7 @@ impl LibraryWriter<'_> {
 
     /// Adds a document's chunks (replacing any earlier copy of the same
     /// content); returns the bytes of text added.
-    fn add_chunks(
+    pub(crate) fn add_chunks(
         &mut self,
         collection: &str,
         hash: &str,
@@ -708,6 +800,7 @@ impl LibraryWriter<'_> {
             d.add_text(f.headings_ko, &headings);
             d.add_text(f.headings_ko_bigram, &headings);
             d.add_text(f.headings_en, &headings);
+            d.add_text(f.chunk_hash, chunk_hash(&chunk.text));
             d.add_text(f.text, &chunk.text);
             d.add_text(f.text_ko, &chunk.text);
             d.add_text(f.text_ko_bigram, &chunk.text);
@@ -719,6 +812,22 @@ impl LibraryWriter<'_> {
             d.add_text(f.doc_type, doc.kind.as_str());
             d.add_text(f.language, chunk.language.as_str());
             d.add_i64(f.modified, mtime);
+            if let Some(meta) = doc
+                .pages
+                .iter()
+                .find(|p| p.number == chunk.page)
+                .map(|p| &p.meta)
+            {
+                if let Some(patient) = &meta.patient_id {
+                    d.add_text(f.patient_id, patient);
+                }
+                if let Some(effective) = meta.effective {
+                    d.add_i64(f.effective, effective);
+                }
+                if let Some(confidence) = meta.ocr_confidence {
+                    d.add_u64(f.ocr_confidence, u64::from(confidence));
+                }
+            }
             self.writer.add_document(d)?;
             text_bytes += chunk.text.len();
         }
@@ -736,7 +845,7 @@ impl LibraryWriter<'_> {
 
     /// Journal first (staged at seq+1), then the index commit carrying seq+1:
     /// whichever step a crash interrupts, recovery can tell what the index holds.
-    fn commit(&mut self, staged: &mut Vec<Staged>) -> Result<u64> {
+    pub(crate) fn commit(&mut self, staged: &mut Vec<Staged>) -> Result<u64> {
         let seq = self.seq + 1;
         let (_, _, fields) = self.library.parts();
         for s in staged.iter_mut() {

@@ -17,7 +17,9 @@ use crate::analysis::{EN, KO, KO_BIGRAM};
 /// or to what an analyzer emits: indexes of another version are rebuilt.
 /// 1 (never stored): Korean as whole-run CJK bigrams.
 /// 2: Korean stems plus stem bigrams.
-pub(crate) const VERSION: i64 = 2;
+/// 3: patient id, effective date and OCR confidence (from [`crate::parse::PageMeta`]);
+///    chunk text hashes (the keys of vectors).
+pub(crate) const VERSION: i64 = 3;
 
 /// Handles to every field.
 #[derive(Debug, Clone, Copy)]
@@ -48,6 +50,8 @@ pub struct Fields {
     pub headings_en: Field,
     /// Chunk text (stored).
     pub text: Field,
+    /// Hash of the chunk text: the key of its vectors (`crate::vectors`).
+    pub chunk_hash: Field,
     /// Chunk text, Korean stems.
     pub text_ko: Field,
     /// Chunk text, bigrams of the Korean stems.
@@ -68,6 +72,12 @@ pub struct Fields {
     pub language: Field,
     /// File modification time, seconds since the Unix epoch.
     pub modified: Field,
+    /// The patient a clinical record is about (absent for other documents).
+    pub patient_id: Field,
+    /// When the recorded event happened, seconds since the Unix epoch (UTC).
+    pub effective: Field,
+    /// OCR mean word confidence 0–100, on text recognised from images.
+    pub ocr_confidence: Field,
 }
 
 /// Builds the schema and its field handles.
@@ -94,6 +104,7 @@ pub fn build() -> (Schema, Fields) {
         headings_ko_bigram: b.add_text_field("headings_ko_bigram", analysed(KO_BIGRAM)),
         headings_en: b.add_text_field("headings_en", analysed(EN)),
         text: b.add_text_field("text", STORED),
+        chunk_hash: b.add_text_field("chunk_hash", STRING | STORED | FAST),
         text_ko: b.add_text_field("text_ko", analysed(KO)),
         text_ko_bigram: b.add_text_field("text_ko_bigram", analysed(KO_BIGRAM)),
         text_en: b.add_text_field("text_en", analysed(EN)),
@@ -104,6 +115,9 @@ pub fn build() -> (Schema, Fields) {
         doc_type: b.add_text_field("doc_type", STRING | STORED),
         language: b.add_text_field("language", STRING | STORED),
         modified: b.add_i64_field("modified", INDEXED | STORED | FAST),
+        patient_id: b.add_text_field("patient_id", STRING | STORED | FAST),
+        effective: b.add_i64_field("effective", INDEXED | STORED | FAST),
+        ocr_confidence: b.add_u64_field("ocr_confidence", STORED),
     };
     (b.build(), fields)
 }

@@ -150,7 +150,7 @@ impl LibraryWriter<'_> {
         let folders: Vec<PathBuf> = roots.iter().map(|r| watch_target(r)).collect();
         let watch = FolderWatch::new(&folders)?;
         for c in &watched {
-            self.pass(c, on)?;
+            self.pass(c, stop, on)?;
         }
         on(WatchEvent::Watching { roots: &roots });
         while !stop.load(Ordering::Relaxed) {
@@ -164,7 +164,7 @@ impl LibraryWriter<'_> {
                         })
                 });
                 if touched && !stop.load(Ordering::Relaxed) {
-                    self.pass(c, on)?;
+                    self.pass(c, stop, on)?;
                 }
             }
         }
@@ -190,6 +190,7 @@ impl LibraryWriter<'_> {
     fn pass(
         &mut self,
         collection: &CollectionRecord,
+        stop: &AtomicBool,
         on: &mut dyn FnMut(WatchEvent<'_>),
     ) -> Result<()> {
         // A root that vanished is skipped (its files are removed when it is
@@ -201,7 +202,8 @@ impl LibraryWriter<'_> {
             .filter(|r| r.exists())
             .collect();
         let name = collection.name.as_str();
-        let report = self.ingest(name, &roots, &mut |event| {
+        // OCR of scanned pages stops with the watch; the next pass goes on.
+        let report = self.ingest_until(name, &roots, stop, &mut |event| {
             on(WatchEvent::Ingest {
                 collection: name,
                 event,

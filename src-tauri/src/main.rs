@@ -32,6 +32,7 @@ fn main() -> anyhow::Result<()> {
     let sillok = Sillok::open(DataDir::resolve()?).context("cannot open the data directory")?;
     let state = AppState::new(sillok, sample_library());
     state.load_model_in_background();
+    state.embed_in_background();
     tauri::Builder::default()
         .manage(state)
         .invoke_handler(commands::handler())

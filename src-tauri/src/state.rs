@@ -59,6 +59,15 @@ struct Inner {
     /// The answer being generated, if any.
     answering: Mutex<Option<CancelToken>>,
     sample_library: Option<PathBuf>,
+    /// Background embedding: whether a run is going, and whether another
+    /// was asked for meanwhile (new chunks arrived while it ran).
+    embedding: Mutex<EmbeddingRuns>,
+}
+
+#[derive(Default)]
+struct EmbeddingRuns {
+    running: bool,
+    again: bool,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -86,6 +95,7 @@ impl AppState {
             model_changed: Condvar::new(),
             answering: Mutex::new(None),
             sample_library,
+            embedding: Mutex::new(EmbeddingRuns::default()),
         }))
     }
 
@@ -112,6 +122,35 @@ impl AppState {
     /// The chat model's state.
     pub fn model_state(&self) -> ModelState {
         lock(&self.0.model).state.clone()
+    }
+
+    /// Embeds the library's new chunks for hybrid search on a background
+    /// thread (one at a time; a request during a run makes it go round
+    /// again). It yields to answers and searches between batches.
+    pub fn embed_in_background(&self) {
+        {
+            let mut runs = lock(&self.0.embedding);
+            if runs.running {
+                runs.again = true;
+                return;
+            }
+            runs.running = true;
+        }
+        let state = self.clone();
+        std::thread::spawn(move || {
+            loop {
+                let never = CancelToken::default();
+                if let Err(e) = state.sillok().embed_library(&never, &mut |_| {}) {
+                    tracing::warn!(kind = e.is_user_error(), "background embedding failed");
+                }
+                let mut runs = lock(&state.0.embedding);
+                if !runs.again {
+                    runs.running = false;
+                    break;
+                }
+                runs.again = false;
+            }
+        });
     }
 
     /// (Re)loads the chat model the settings name, on a background thread.

@@ -406,7 +406,8 @@ fn scanned_pages_of_a_mixed_pdf_are_recorded_as_needing_ocr() -> TestResult {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../index/tests/fixtures/mixed_text_and_scan.pdf");
     fs::copy(&fixture, dir.path().join("mixed.pdf"))?;
-    let r = json_lines(&sillok.ok(&["ingest", s(dir.path()), "-c", "m", "--json"]))
+    // OCR off for the collection (it would read the scanned page).
+    let r = json_lines(&sillok.ok(&["ingest", s(dir.path()), "-c", "m", "--no-ocr", "--json"]))
         .pop()
         .unwrap_or_default();
     assert_eq!(

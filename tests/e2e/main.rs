@@ -5,7 +5,10 @@ mod util;
 
 mod ask;
 mod bench;
+mod clinical;
 mod generate;
+mod hybrid;
 mod library;
 mod models;
+mod ocr;
 mod watch;

@@ -189,7 +189,7 @@ export function status(over: Partial<AppStatus> = {}): AppStatus {
     data_dir: "/home/user/.local/share/sillok",
     os_locale: "ko-KR",
     model: { state: "ready", name: "qwen2.5-7b-instruct-q4_k_m", error: null },
-    settings: { ui_language: null, profile: null, chat_model: null, embedding_model: null, threads: null, context_length: null },
+    settings: { ui_language: null, profile: null, chat_model: null, embedding_model: null, threads: null, context_length: null, hybrid_search: null },
     profiles: [
       { name: "clinical", description: "Clinical guidelines and drug labels" },
       { name: "bio-research", description: "Papers and lab protocols" },

@@ -16,7 +16,7 @@ beforeEach(() => {
 afterEach(() => clearMocks());
 
 const noop = () => {};
-const settings = { ui_language: "ko", profile: null, chat_model: null, embedding_model: null, threads: 4, context_length: null } as const;
+const settings = { ui_language: "ko", profile: null, chat_model: null, embedding_model: null, threads: 4, context_length: null, hybrid_search: null } as const;
 
 // Each wrapper, the command it must send, and the exact argument object (channels checked separately).
 const cases: [string, () => Promise<unknown>, string, Record<string, unknown>][] = [

@@ -179,6 +179,7 @@ mod tests {
             collection: "c".into(),
             doc_key: doc.into(),
             content_hash: doc.into(),
+            chunk_hash: format!("{doc}-{chunk}"),
             path: format!("/d/{doc}.txt"),
             title: doc.into(),
             headings: String::new(),
@@ -190,6 +191,11 @@ mod tests {
             text: text.into(),
             snippet: String::new(),
             highlights: Vec::new(),
+            lexical_rank: None,
+            dense_rank: None,
+            ocr_confidence: None,
+            patient_id: None,
+            effective: None,
         }
     }
 

@@ -286,12 +286,12 @@ impl Sillok {
         }
         let mut hits = Vec::new();
         for query in &queries {
-            let results = library.search(&SearchRequest {
+            let results = library.search(&self.with_dense_query(&SearchRequest {
                 query: query.clone(),
                 collections: collections.clone(),
                 limit: HITS_PER_QUERY,
                 ..SearchRequest::default()
-            })?;
+            })?)?;
             answer.receipts.chunks_searched = results.chunks_searched;
             hits.extend(results.hits);
         }

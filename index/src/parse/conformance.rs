@@ -70,6 +70,20 @@ fn sample(kind: DocKind) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
         )])?,
         DocKind::Csv => format!("진단,목표\n고혈압,\"{SENTENCE}\"\n").into_bytes(),
         DocKind::Tsv => format!("진단\t목표\n고혈압\t{SENTENCE}\n").into_bytes(),
+        DocKind::Xlsx => super::xlsx::fixtures::sample(SENTENCE)?,
+        DocKind::Pptx => super::pptx::fixtures::sample(SENTENCE)?,
+        DocKind::Hwp => super::hwp::fixtures::sample(SENTENCE)?,
+        DocKind::Hwpx => super::hwpx::fixtures::sample(SENTENCE)?,
+        DocKind::Fhir => format!(
+            r#"{{"resourceType":"Bundle","type":"collection","entry":[{{"fullUrl":"urn:uuid:p1","resource":{{"resourceType":"Patient","id":"p1","name":[{{"text":"김철수"}}],"gender":"male","birthDate":"1960-01-02"}}}},{{"resource":{{"resourceType":"Observation","status":"final","code":{{"text":"혈압 목표"}},"subject":{{"reference":"urn:uuid:p1"}},"effectiveDateTime":"2024-03-01","valueString":"{SENTENCE}"}}}}]}}"#
+        )
+        .into_bytes(),
+        DocKind::Ccda => format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><ClinicalDocument xmlns="urn:hl7-org:v3"><title>진료 요약</title><recordTarget><patientRole><id root="1.2.410.100" extension="P-1"/></patientRole></recordTarget><component><structuredBody><component><section><title>Problems</title><text><paragraph>{SENTENCE}</paragraph><table><tr><td>a</td><td>b</td></tr></table></text></section></component></structuredBody></component></ClinicalDocument>"#
+        )
+        .into_bytes(),
+        // Kinds whose readers are not in `DocKind::ALL` yet have no sample.
+        other => return Err(format!("no sample for {other}").into()),
     })
 }
 
@@ -102,7 +116,10 @@ fn garbage(seed: u64, len: usize) -> Vec<u8> {
 }
 
 fn is_binary(kind: DocKind) -> bool {
-    matches!(kind, DocKind::Pdf | DocKind::Docx)
+    matches!(
+        kind,
+        DocKind::Pdf | DocKind::Docx | DocKind::Xlsx | DocKind::Pptx | DocKind::Hwp | DocKind::Hwpx
+    )
 }
 
 #[test]

@@ -4,37 +4,21 @@
 //! rows, in document order; the title from docProps/core.xml; then footnotes,
 //! endnotes, headers and footers ([`parts`]).
 //!
-//! Owns the zip and XML guards: the entry count is read from the end of the
-//! archive before anything is allocated for it, every inflated byte is counted
-//! against [`Limits::max_decompressed_bytes`] and a compression-ratio cap
-//! (zip bombs), XML nesting is capped at [`Limits::max_xml_depth`], and
-//! DTDs are ignored so no entity is ever expanded or fetched (quick-xml does
-//! not resolve custom entities; we resolve only the five predefined ones and
-//! character references).
+//! The zip and XML guards (entry count, inflate budget and ratio cap, XML
+//! depth, no entities) live in [`super::ooxml`], shared with xlsx and pptx.
 
 use std::collections::HashMap;
-use std::io::{BufReader, Cursor, Read};
 
-use quick_xml::events::{BytesRef, BytesStart, Event};
-use quick_xml::{Reader, XmlVersion};
-use zip::ZipArchive;
-use zip::result::ZipError;
+use quick_xml::events::{BytesStart, Event};
 
-use super::{
-    BlockKind, BlockSink, Deadline, DocKind, Limits, OLE2_MAGIC, ParseFailure, ParsedDocument,
-    Parser, find,
-};
+use super::ooxml::{self, Ctx, Xml, attr, next_event, read_part, resolve_ref};
+use super::{BlockKind, BlockSink, DocKind, Limits, ParseFailure, ParsedDocument, Parser};
 
 mod parts;
 
 /// Reads `.docx` files.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct DocxParser;
-
-/// An entry inflating to more than this many times its compressed size (past
-/// [`RATIO_FLOOR`] bytes) is treated as a bomb; real Word XML stays near 10×.
-const MAX_RATIO: u64 = 100;
-const RATIO_FLOOR: u64 = 16 * 1024 * 1024;
 
 impl Parser for DocxParser {
     fn kind(&self) -> DocKind {
@@ -45,53 +29,16 @@ impl Parser for DocxParser {
         if bytes.is_empty() {
             return Err(ParseFailure::Empty);
         }
-        if bytes.starts_with(OLE2_MAGIC) {
-            // Word encrypts a protected .docx into an OLE2 "EncryptedPackage".
-            let encrypted_package = "EncryptedPackage"
-                .encode_utf16()
-                .flat_map(u16::to_le_bytes)
-                .collect::<Vec<u8>>();
-            return Err(if find(bytes, &encrypted_package).is_some() {
-                ParseFailure::Encrypted
-            } else {
-                ParseFailure::Malformed {
-                    detail: "this is an old binary word (.doc) file; save it as .docx".to_owned(),
-                }
-            });
+        if ooxml::is_ole2(bytes) {
+            return Err(ooxml::ole2_failure(bytes, DocKind::Docx, "word (.doc)"));
         }
-        if !bytes.starts_with(b"PK") {
-            return Err(ParseFailure::Malformed {
-                detail: "not a docx: the file is not a zip archive".to_owned(),
-            });
-        }
-        let entries = declared_entries(bytes).ok_or_else(|| ParseFailure::Malformed {
-            detail: "not a docx: the zip directory is missing (truncated file?)".to_owned(),
-        })?;
-        if entries > u64::from(limits.max_zip_entries) {
-            return Err(ParseFailure::LimitExceeded {
-                limit: "max_zip_entries",
-                max: u64::from(limits.max_zip_entries),
-            });
-        }
-        let mut archive = ZipArchive::new(Cursor::new(bytes)).map_err(zip_failure)?;
-        if archive.len() as u64 > u64::from(limits.max_zip_entries) {
-            return Err(ParseFailure::LimitExceeded {
-                limit: "max_zip_entries",
-                max: u64::from(limits.max_zip_entries),
-            });
-        }
-        let mut ctx = Ctx {
-            deadline: Deadline::new(limits),
-            limits,
-            inflated: 0,
-        };
+        let mut archive = ooxml::open(bytes, DocKind::Docx, limits)?;
+        let mut ctx = Ctx::new(DocKind::Docx, limits);
         let styles = match read_part(&mut archive, "word/styles.xml", &mut ctx, parse_styles)? {
             Some(styles) => styles?,
             None => Styles::default(),
         };
-        let title = read_part(&mut archive, "docProps/core.xml", &mut ctx, parse_title)?
-            .transpose()?
-            .flatten();
+        let title = ooxml::core_title(&mut archive, &mut ctx)?;
         let body = read_part(&mut archive, "word/document.xml", &mut ctx, |xml, ctx| {
             parse_body(xml, ctx, &styles, "document.xml")
         })?
@@ -107,189 +54,6 @@ impl Parser for DocxParser {
             pages: sink.into_single_page()?,
         })
     }
-}
-
-struct Ctx<'a> {
-    deadline: Deadline,
-    limits: &'a Limits,
-    /// Bytes inflated so far, all entries together.
-    inflated: u64,
-}
-
-/// The entry count the archive's end-of-central-directory record declares
-/// (zip64 included), read without parsing the directory itself.
-fn declared_entries(bytes: &[u8]) -> Option<u64> {
-    const EOCD: &[u8] = b"PK\x05\x06";
-    const EOCD64: &[u8] = b"PK\x06\x06";
-    const LOCATOR64: &[u8] = b"PK\x06\x07";
-    // The record is 22 bytes plus a comment of at most 65535.
-    let tail_start = bytes.len().saturating_sub(22 + 65_535);
-    let tail = &bytes[tail_start..];
-    let at = tail.windows(4).rposition(|w| w == EOCD)? + tail_start;
-    let record = bytes.get(at..at + 22)?;
-    let count = u64::from(u16::from_le_bytes([record[10], record[11]]));
-    if count != 0xffff {
-        return Some(count);
-    }
-    let locator = bytes.get(at.checked_sub(20)?..at)?;
-    if !locator.starts_with(LOCATOR64) {
-        return Some(count);
-    }
-    let offset = usize::try_from(u64::from_le_bytes(locator[8..16].try_into().ok()?)).ok()?;
-    let record64 = bytes.get(offset..offset.checked_add(56)?)?;
-    if !record64.starts_with(EOCD64) {
-        return None;
-    }
-    Some(u64::from_le_bytes(record64[32..40].try_into().ok()?))
-}
-
-fn zip_failure(e: ZipError) -> ParseFailure {
-    match e {
-        ZipError::UnsupportedArchive(what) if what.contains("assword") => ParseFailure::Encrypted,
-        other => ParseFailure::Malformed {
-            detail: format!("the docx zip archive is damaged ({other})"),
-        },
-    }
-}
-
-/// Streams one part through `parse`, with every inflated byte counted.
-/// `Ok(None)` if the part does not exist.
-fn read_part<T>(
-    archive: &mut ZipArchive<Cursor<&[u8]>>,
-    name: &str,
-    ctx: &mut Ctx<'_>,
-    parse: impl FnOnce(&mut Xml<'_>, &Ctx<'_>) -> Result<T, ParseFailure>,
-) -> Result<Option<Result<T, ParseFailure>>, ParseFailure> {
-    let file = match archive.by_name(name) {
-        Ok(file) => file,
-        Err(ZipError::FileNotFound) => return Ok(None),
-        Err(e) => return Err(zip_failure(e)),
-    };
-    if file.encrypted() {
-        return Err(ParseFailure::Encrypted);
-    }
-    let budget = ctx
-        .limits
-        .max_decompressed_bytes
-        .saturating_sub(ctx.inflated);
-    // The declared size can lie, but when it admits to a bomb, stop early.
-    if file.size() > budget {
-        return Err(decompressed_limit(ctx.limits));
-    }
-    let compressed = file.compressed_size();
-    let guarded = Guarded {
-        inner: Box::new(file),
-        read: 0,
-        budget,
-        ratio_cap: compressed.saturating_mul(MAX_RATIO).max(RATIO_FLOOR),
-        tripped: false,
-    };
-    let mut xml = Reader::from_reader(BufReader::new(guarded));
-    let result = parse(&mut xml, ctx);
-    let guarded = xml.into_inner().into_inner();
-    ctx.inflated = ctx.inflated.saturating_add(guarded.read);
-    if guarded.tripped {
-        return Err(if guarded.read > budget {
-            decompressed_limit(ctx.limits)
-        } else {
-            ParseFailure::LimitExceeded {
-                limit: "zip compression ratio",
-                max: MAX_RATIO,
-            }
-        });
-    }
-    Ok(Some(result))
-}
-
-fn decompressed_limit(limits: &Limits) -> ParseFailure {
-    ParseFailure::LimitExceeded {
-        limit: "max_decompressed_bytes",
-        max: limits.max_decompressed_bytes,
-    }
-}
-
-type Xml<'a> = Reader<BufReader<Guarded<'a>>>;
-
-/// Counts inflated bytes and fails the read past the budget or ratio cap.
-struct Guarded<'a> {
-    inner: Box<dyn Read + 'a>,
-    read: u64,
-    budget: u64,
-    ratio_cap: u64,
-    tripped: bool,
-}
-
-impl Read for Guarded<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.read = self.read.saturating_add(n as u64);
-        if self.read > self.budget || self.read > self.ratio_cap {
-            self.tripped = true;
-            return Err(std::io::Error::other("decompression limit"));
-        }
-        Ok(n)
-    }
-}
-
-fn xml_failure(part: &str, e: &quick_xml::Error) -> ParseFailure {
-    ParseFailure::Malformed {
-        detail: format!("{part} is not well-formed xml ({e})"),
-    }
-}
-
-/// The next event, with nesting depth tracked and capped. DTDs (and so any
-/// entity declarations) come back as `DocType` events and are ignored.
-fn next_event<'b>(
-    xml: &mut Xml<'_>,
-    buf: &'b mut Vec<u8>,
-    depth: &mut u32,
-    ctx: &Ctx<'_>,
-    part: &str,
-) -> Result<Event<'b>, ParseFailure> {
-    let event = xml
-        .read_event_into(buf)
-        .map_err(|e| xml_failure(part, &e))?;
-    match &event {
-        Event::Start(_) => {
-            *depth += 1;
-            if *depth > ctx.limits.max_xml_depth {
-                return Err(ParseFailure::LimitExceeded {
-                    limit: "max_xml_depth",
-                    max: u64::from(ctx.limits.max_xml_depth),
-                });
-            }
-        }
-        Event::End(_) => *depth = depth.saturating_sub(1),
-        _ => {}
-    }
-    Ok(event)
-}
-
-/// Text a reference stands for: character references and the five predefined
-/// entities only. Anything declared in a DTD stays unexpanded (dropped).
-fn resolve_ref(r: &BytesRef<'_>) -> Option<char> {
-    if let Ok(Some(c)) = r.resolve_char_ref() {
-        return Some(c);
-    }
-    match &**r {
-        "amp" => Some('&'),
-        "lt" => Some('<'),
-        "gt" => Some('>'),
-        "quot" => Some('"'),
-        "apos" => Some('\''),
-        _ => None,
-    }
-}
-
-fn attr(e: &BytesStart<'_>, local: &str) -> Option<String> {
-    e.attributes()
-        .flatten()
-        .find(|a| a.key.local_name().as_ref() == local)
-        .and_then(|a| {
-            a.normalized_value(XmlVersion::Implicit1_0)
-                .ok()
-                .map(|v| v.into_owned())
-        })
 }
 
 #[derive(Debug, Default)]
@@ -402,27 +166,6 @@ fn parse_styles(xml: &mut Xml<'_>, ctx: &Ctx<'_>) -> Result<Styles, ParseFailure
         buf.clear();
     }
     Ok(styles)
-}
-
-fn parse_title(xml: &mut Xml<'_>, ctx: &Ctx<'_>) -> Result<Option<String>, ParseFailure> {
-    let mut buf = Vec::new();
-    let mut depth = 0;
-    let mut in_title = false;
-    let mut title = String::new();
-    loop {
-        let event = next_event(xml, &mut buf, &mut depth, ctx, "core.xml")?;
-        match &event {
-            Event::Start(e) if e.local_name().as_ref() == "title" => in_title = true,
-            Event::End(e) if e.local_name().as_ref() == "title" => in_title = false,
-            Event::Text(t) if in_title => title.push_str(t),
-            Event::GeneralRef(r) if in_title => title.extend(resolve_ref(r)),
-            Event::Eof => break,
-            _ => {}
-        }
-        buf.clear();
-    }
-    let title = title.trim();
-    Ok((!title.is_empty()).then(|| title.to_owned()))
 }
 
 struct Body {
@@ -615,7 +358,9 @@ fn end_paragraph(para: Para, styles: &Styles, rows: &mut [Row], body: &mut Body)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse::OLE2_MAGIC;
     use crate::parse::conformance::{SENTENCE, document_xml, docx_bytes};
+    use crate::parse::ooxml::{MAX_RATIO, declared_entries};
     use crate::parse::{Block, ParsedPage};
     use flate2::{Compress, Compression, FlushCompress};
     use std::time::{Duration, Instant};

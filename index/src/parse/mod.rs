@@ -9,12 +9,22 @@
 //! parsed text live elsewhere; nothing here touches the file system or the
 //! network.
 
+mod ccda;
+pub(crate) mod clinical;
 mod csv;
 mod docx;
+mod fhir;
+mod hancom;
 mod html;
+mod hwp;
+mod hwpx;
+mod image;
 mod markdown;
+mod ooxml;
 mod pdf;
+mod pptx;
 mod text;
+mod xlsx;
 
 #[cfg(test)]
 mod conformance;
@@ -25,6 +35,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+/// Paragraphs of plain text, as PDF pages are split (used for OCR text too).
+pub(crate) use text::push_paragraphs;
 
 /// The formats Sillok can read. New formats are added as new variants, each with
 /// its own [`Parser`]; callers should not match exhaustively.
@@ -45,6 +58,20 @@ pub enum DocKind {
     Csv,
     /// Tab-separated values.
     Tsv,
+    /// Hangul word processor 5.0 (binary, OLE2 compound file).
+    Hwp,
+    /// Hangul word processor OWPML (zip + XML).
+    Hwpx,
+    /// Excel workbooks (Office Open XML): sheets as tables.
+    Xlsx,
+    /// PowerPoint decks (Office Open XML): slide text.
+    Pptx,
+    /// FHIR R4 resources: a JSON Bundle or resource, or NDJSON.
+    Fhir,
+    /// HL7 C-CDA clinical documents (XML).
+    Ccda,
+    /// Scanned images (PNG, JPEG, TIFF), read by OCR.
+    Image,
 }
 
 impl DocKind {
@@ -55,8 +82,14 @@ impl DocKind {
         DocKind::Html,
         DocKind::Pdf,
         DocKind::Docx,
+        DocKind::Xlsx,
+        DocKind::Pptx,
+        DocKind::Hwp,
+        DocKind::Hwpx,
         DocKind::Csv,
         DocKind::Tsv,
+        DocKind::Fhir,
+        DocKind::Ccda,
     ];
 
     /// The short, stable name stored in the index ("txt", "md", "pdf", …).
@@ -69,6 +102,13 @@ impl DocKind {
             DocKind::Docx => "docx",
             DocKind::Csv => "csv",
             DocKind::Tsv => "tsv",
+            DocKind::Hwp => "hwp",
+            DocKind::Hwpx => "hwpx",
+            DocKind::Xlsx => "xlsx",
+            DocKind::Pptx => "pptx",
+            DocKind::Fhir => "fhir",
+            DocKind::Ccda => "ccda",
+            DocKind::Image => "image",
         }
     }
 
@@ -82,6 +122,12 @@ impl DocKind {
             "docx" => DocKind::Docx,
             "csv" => DocKind::Csv,
             "tsv" => DocKind::Tsv,
+            "hwp" => DocKind::Hwp,
+            "hwpx" => DocKind::Hwpx,
+            "xlsx" => DocKind::Xlsx,
+            "pptx" => DocKind::Pptx,
+            "ndjson" => DocKind::Fhir,
+            "png" | "jpg" | "jpeg" | "tif" | "tiff" => DocKind::Image,
             _ => return None,
         };
         Some(kind)
@@ -90,7 +136,16 @@ impl DocKind {
     /// Whether the format has a signature in its first bytes: such a file is
     /// only parsed as this kind when the signature is there.
     fn has_magic(self) -> bool {
-        matches!(self, DocKind::Pdf | DocKind::Docx)
+        matches!(
+            self,
+            DocKind::Pdf
+                | DocKind::Docx
+                | DocKind::Hwp
+                | DocKind::Hwpx
+                | DocKind::Xlsx
+                | DocKind::Pptx
+                | DocKind::Image
+        )
     }
 }
 
@@ -141,9 +196,37 @@ pub struct ParsedPage {
     /// OCR ([`ParsedPage::needs_ocr`]); parsers leave out pages that are
     /// merely blank.
     pub blocks: Vec<Block>,
+    /// Facts about the page beyond its text (patient, date, OCR confidence).
+    pub meta: PageMeta,
+}
+
+/// Facts about a page beyond its text, indexed with each of its chunks so
+/// that search can filter on them. Chunks never cross pages, so a format
+/// whose records differ in these facts (one FHIR resource per page) gives
+/// each record its own page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageMeta {
+    /// The patient the page is about, as the record identifies them (FHIR
+    /// `Patient.id`, C-CDA `recordTarget` id).
+    pub patient_id: Option<String>,
+    /// When what the page records happened (FHIR effective/onset/authored
+    /// date), seconds since the Unix epoch, UTC; a date alone is midnight.
+    pub effective: Option<i64>,
+    /// Mean word confidence (0–100) when the text was recognised from an
+    /// image by OCR; `None` for a text layer.
+    pub ocr_confidence: Option<u8>,
 }
 
 impl ParsedPage {
+    /// A page with no [`PageMeta`].
+    pub fn new(number: u32, blocks: Vec<Block>) -> ParsedPage {
+        ParsedPage {
+            number,
+            blocks,
+            meta: PageMeta::default(),
+        }
+    }
+
     /// Whether the page has no text layer (a scanned page in a PDF that
     /// otherwise has text): it is kept, without blocks, so that it can be
     /// reported and sent to OCR. A document with no text at all fails with
@@ -213,8 +296,15 @@ pub struct Limits {
     pub max_zip_entries: u32,
     /// Deepest element nesting accepted in XML (default 256).
     pub max_xml_depth: u32,
+    /// Most non-empty cells read from a spreadsheet, all sheets together,
+    /// and most distinct strings its shared-string table may hold (default
+    /// 5 000 000).
+    pub max_cells: u64,
     /// Wall-clock time allowed for one file (default 120 s).
     pub max_parse_time: Duration,
+    /// Most pixels (width × height) of one image or rendered page handed to
+    /// OCR (default 100 million: an A4 page at 600 dpi is 35 million).
+    pub max_image_pixels: u64,
 }
 
 impl Default for Limits {
@@ -225,7 +315,9 @@ impl Default for Limits {
             max_decompressed_bytes: 512 * 1024 * 1024,
             max_zip_entries: 10_000,
             max_xml_depth: 256,
+            max_cells: 5_000_000,
             max_parse_time: Duration::from_secs(120),
+            max_image_pixels: 100_000_000,
         }
     }
 }
@@ -246,6 +338,9 @@ pub enum ParseFailure {
     },
     /// The document is protected by a password Sillok does not have.
     Encrypted,
+    /// A distribution copy (HWP 배포용 문서): its text is encrypted for viewing
+    /// only, and Sillok does not break that.
+    Protected,
     /// A PDF with no text layer (scanned pages): it needs OCR. A PDF with
     /// text on some pages parses, its other pages flagged
     /// ([`ParsedDocument::pages_needing_ocr`]).
@@ -270,6 +365,16 @@ pub enum ParseFailure {
     },
     /// Parsing took longer than [`Limits::max_parse_time`].
     TimedOut,
+    /// A picture larger than [`Limits::max_image_pixels`]: OCR would need
+    /// gigabytes to decode it.
+    ImageTooLarge {
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+        /// The limit, in pixels.
+        max_pixels: u64,
+    },
 }
 
 impl fmt::Display for ParseFailure {
@@ -284,6 +389,9 @@ impl fmt::Display for ParseFailure {
             ),
             ParseFailure::Encrypted => f.write_str(
                 "the document is password-protected; save an unprotected copy and import that",
+            ),
+            ParseFailure::Protected => f.write_str(
+                "the document is protected (배포용), not indexed; ask its author for an editable copy",
             ),
             ParseFailure::NeedsOcr => f.write_str(
                 "the pdf has no text layer (scanned pages?); it needs text recognition (ocr)",
@@ -305,6 +413,16 @@ impl fmt::Display for ParseFailure {
             ),
             ParseFailure::TimedOut => f.write_str(
                 "reading the document took longer than the time limit; it may be damaged or very large",
+            ),
+            ParseFailure::ImageTooLarge {
+                width,
+                height,
+                max_pixels,
+            } => write!(
+                f,
+                "the image is too large for ocr: {width} × {height} pixels ({} megapixels); the limit is {} megapixels",
+                u64::from(*width) * u64::from(*height) / 1_000_000,
+                max_pixels / 1_000_000
             ),
         }
     }
@@ -347,6 +465,13 @@ pub fn parser_for(kind: DocKind) -> &'static dyn Parser {
         DocKind::Docx => &docx::DocxParser,
         DocKind::Csv => &csv::CsvParser { kind: DocKind::Csv },
         DocKind::Tsv => &csv::CsvParser { kind: DocKind::Tsv },
+        DocKind::Hwp => &hwp::HwpParser,
+        DocKind::Hwpx => &hwpx::HwpxParser,
+        DocKind::Xlsx => &xlsx::XlsxParser,
+        DocKind::Pptx => &pptx::PptxParser,
+        DocKind::Fhir => &fhir::FhirParser,
+        DocKind::Ccda => &ccda::CcdaParser,
+        DocKind::Image => &image::ImageParser,
     }
 }
 
@@ -382,6 +507,8 @@ fn extension(file_name: &str) -> Option<&str> {
 }
 
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
+/// PNG, JPEG, and TIFF (little- and big-endian).
+const IMAGE_MAGIC: &[&[u8]] = &[b"\x89PNG", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*"];
 /// Compound files: old Office (.doc, .xls), HWP 5, encrypted OOXML.
 const OLE2_MAGIC: &[u8] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1";
 
@@ -391,6 +518,21 @@ fn sniff(head: &[u8], by_name: Option<DocKind>) -> Option<DocKind> {
         return Some(DocKind::Pdf);
     }
     if head.starts_with(ZIP_MAGIC) {
+        // HWPX stores its mimetype uncompressed as the first entry.
+        if find(head, b"application/hwp+zip").is_some()
+            || (by_name == Some(DocKind::Hwpx) && find(head, b"Contents/").is_some())
+        {
+            return Some(DocKind::Hwpx);
+        }
+        if find(head, b"xl/").is_some() && find(head, b"word/").is_none() {
+            return Some(DocKind::Xlsx);
+        }
+        if find(head, b"ppt/").is_some() && find(head, b"word/").is_none() {
+            return Some(DocKind::Pptx);
+        }
+        if let Some(kind @ (DocKind::Hwpx | DocKind::Xlsx | DocKind::Pptx)) = by_name {
+            return Some(kind);
+        }
         // Word's parts live under word/; a zip without it in the head can still
         // be a docx whose parts come later, but only if it is named so (the
         // docx parser then checks for word/document.xml).
@@ -399,12 +541,32 @@ fn sniff(head: &[u8], by_name: Option<DocKind>) -> Option<DocKind> {
         return (is_word || (by_name == Some(DocKind::Docx) && !is_other_office))
             .then_some(DocKind::Docx);
     }
-    // Word saves a password-protected .docx as an OLE2 file; the docx parser
-    // tells that apart from an old .doc and reports it as encrypted.
-    if head.starts_with(OLE2_MAGIC) && by_name == Some(DocKind::Docx) {
-        return Some(DocKind::Docx);
+    // Office saves a password-protected .docx/.xlsx/.pptx as an OLE2 file;
+    // the parser tells that apart from an old .doc/.xls/.ppt and reports it
+    // as encrypted.
+    if head.starts_with(OLE2_MAGIC)
+        && matches!(by_name, Some(DocKind::Docx | DocKind::Xlsx | DocKind::Pptx))
+    {
+        return by_name;
+    }
+    // HWP 5.0 is a compound file too; its parser checks the FileHeader stream.
+    if head.starts_with(OLE2_MAGIC) && by_name == Some(DocKind::Hwp) {
+        return Some(DocKind::Hwp);
+    }
+    if IMAGE_MAGIC.iter().any(|m| head.starts_with(m)) {
+        return Some(DocKind::Image);
     }
     let text = strip_bom_and_space(head);
+    // FHIR JSON (a Bundle, one resource, or NDJSON lines) names its type early.
+    if text.starts_with(b"{") && find(head, b"\"resourceType\"").is_some() {
+        return Some(DocKind::Fhir);
+    }
+    if text.starts_with(b"<")
+        && find(head, b"ClinicalDocument").is_some()
+        && find(head, b"urn:hl7-org:v3").is_some()
+    {
+        return Some(DocKind::Ccda);
+    }
     if starts_with_ignore_case(text, b"<!doctype html") || starts_with_ignore_case(text, b"<html") {
         return Some(DocKind::Html);
     }
@@ -644,10 +806,7 @@ impl BlockSink {
         if self.blocks.is_empty() {
             return Err(ParseFailure::Empty);
         }
-        Ok(vec![ParsedPage {
-            number: 1,
-            blocks: self.blocks,
-        }])
+        Ok(vec![ParsedPage::new(1, self.blocks)])
     }
 
     pub(crate) fn into_blocks(self) -> Vec<Block> {
@@ -751,14 +910,21 @@ mod tests {
             detect("a.docx", b"PK\x03\x04 mimetype"),
             Some(DocKind::Docx)
         );
-        // A spreadsheet or a plain archive is not a Word document.
-        assert_eq!(detect("a.docx", b"PK\x03\x04 xl/workbook.xml"), None);
+        // A spreadsheet is read as one whatever its name; a plain archive is
+        // not a Word document.
+        assert_eq!(
+            detect("a.docx", b"PK\x03\x04 xl/workbook.xml"),
+            Some(DocKind::Xlsx)
+        );
         assert_eq!(detect("a.zip", b"PK\x03\x04 photos/1.jpg"), None);
         assert_eq!(detect("a.txt", b"PK\x03\x04 photos/1.jpg"), None);
-        assert_eq!(detect("a.txt", b"\x89PNG\r\n"), None);
+        // A picture is a scan for OCR, whatever its name says.
+        assert_eq!(detect("a.txt", b"\x89PNG\r\n"), Some(DocKind::Image));
+        assert_eq!(detect("scan.tif", b"GIF89a"), None);
         // An encrypted .docx is an OLE2 file; an OLE2 file named .doc is not ours.
         assert_eq!(detect("a.docx", OLE2_MAGIC), Some(DocKind::Docx));
         assert_eq!(detect("a.doc", OLE2_MAGIC), None);
+        assert_eq!(detect("a.xlsx", OLE2_MAGIC), Some(DocKind::Xlsx));
         assert_eq!(detect("a.txt", OLE2_MAGIC), None);
     }
 
@@ -772,9 +938,9 @@ mod tests {
             })
         );
         assert_eq!(
-            parse_bytes("sheet.xlsx", b"PK\x03\x04", &limits),
+            parse_bytes("slides.key", b"PK\x03\x04", &limits),
             Err(ParseFailure::Unsupported {
-                what: ".xlsx file".to_owned()
+                what: ".key file".to_owned()
             })
         );
         assert_eq!(parse_bytes("a.txt", b"", &limits), Err(ParseFailure::Empty));
@@ -875,11 +1041,12 @@ mod tests {
                 what: ".xlsx file".into()
             }
             .to_string(),
-            "unsupported file type (.xlsx file); sillok reads txt, md, html, pdf, docx, csv, tsv"
+            "unsupported file type (.xlsx file); sillok reads txt, md, html, pdf, docx, xlsx, pptx, hwp, hwpx, csv, tsv, fhir, ccda"
         );
         for failure in [
             ParseFailure::Empty,
             ParseFailure::Encrypted,
+            ParseFailure::Protected,
             ParseFailure::NeedsOcr,
             ParseFailure::TimedOut,
             ParseFailure::LimitExceeded {
@@ -897,9 +1064,9 @@ mod tests {
 
     #[test]
     fn page_text_joins_blocks() {
-        let page = ParsedPage {
-            number: 1,
-            blocks: vec![
+        let page = ParsedPage::new(
+            1,
+            vec![
                 Block {
                     kind: BlockKind::Heading { level: 1 },
                     text: "A".into(),
@@ -909,21 +1076,21 @@ mod tests {
                     text: "b c".into(),
                 },
             ],
-        };
+        );
         assert_eq!(page.text(), "A\nb c");
     }
 
     #[test]
     fn pages_without_blocks_need_ocr() {
-        let page = |number, text: &str| ParsedPage {
-            number,
-            blocks: (!text.is_empty())
+        let page = |number, text: &str| {
+            let blocks = (!text.is_empty())
                 .then(|| Block {
                     kind: BlockKind::Paragraph,
                     text: text.into(),
                 })
                 .into_iter()
-                .collect(),
+                .collect();
+            ParsedPage::new(number, blocks)
         };
         let doc = ParsedDocument {
             kind: DocKind::Pdf,

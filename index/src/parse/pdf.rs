@@ -192,20 +192,14 @@ fn into_document(
         };
         let visible = text.chars().filter(|c| !c.is_whitespace()).count();
         if visible < OCR_TEXT_CHARS && with_images.contains(&number) {
-            pages.push(ParsedPage {
-                number,
-                blocks: Vec::new(),
-            });
+            pages.push(ParsedPage::new(number, Vec::new()));
             continue;
         }
         has_text |= visible >= MIN_CHARS_PER_PAGE;
         let mut sink = BlockSink::default();
         push_paragraphs(&mut sink, &text);
         if !sink.is_empty() {
-            pages.push(ParsedPage {
-                number,
-                blocks: sink.into_blocks(),
-            });
+            pages.push(ParsedPage::new(number, sink.into_blocks()));
         }
     }
     if !has_text {

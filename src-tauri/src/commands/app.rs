@@ -69,6 +69,8 @@ pub async fn settings_set(
         if engine_changed {
             state.load_model_in_background();
         }
+        // A new embedding model (or hybrid turned on) needs its vectors.
+        state.embed_in_background();
         Ok(settings)
     })
     .await

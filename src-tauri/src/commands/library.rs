@@ -203,14 +203,19 @@ fn ingest(
                 done: *done,
             },
             CoreEvent::Committed { seq } => IngestEvent::Committed { seq: *seq },
+            // OCR progress is not shown in the window yet; the file statuses
+            // and search hits carry its results.
+            CoreEvent::Ocr { .. } => return,
         };
         // A closed window cannot take progress; ingestion goes on.
         let _ = on_event.send(event);
     };
-    Ok(state
+    let totals = state
         .sillok()
         .ingest(collection, roots, &mut forward)?
-        .into())
+        .into();
+    state.embed_in_background();
+    Ok(totals)
 }
 
 /// Adds a folder to a collection (creating it) and indexes it.

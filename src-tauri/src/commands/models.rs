@@ -144,6 +144,7 @@ pub async fn models_import(
         let is_default = sillok.catalogue().default_for(entry.role) == Some(entry.name.as_str());
         if entry.role == Role::Chat && is_default {
             state.load_model_in_background();
+            state.embed_in_background();
         }
         let context = sillok.settings().unwrap_or_default().context_length;
         Ok(model_info(&entry, is_default, context))
@@ -175,6 +176,7 @@ pub async fn models_remove(state: State<'_, AppState>, name: String) -> CommandR
         let removed = state.edit(|sillok| Ok(sillok.remove_model(&name)?))?;
         if removed.role == Role::Chat && state.model_state().name.as_deref() == Some(&name) {
             state.load_model_in_background();
+            state.embed_in_background();
         }
         Ok(())
     })
@@ -189,6 +191,7 @@ pub async fn models_set_default(state: State<'_, AppState>, name: String) -> Com
         let role = state.edit(|sillok| Ok(sillok.set_default_model(&name)?))?;
         if role == Role::Chat {
             state.load_model_in_background();
+            state.embed_in_background();
         }
         Ok(())
     })

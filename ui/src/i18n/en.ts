@@ -205,6 +205,8 @@ export const en = {
   "settings.profileDefault": "Default profile",
   "settings.chatModel": "Chat model",
   "settings.embeddingModel": "Embedding model",
+  "settings.hybridSearch": "Search by meaning too",
+  "settings.hybridSearchHint": "Combine keyword search with the embedding model, so a question finds passages that use other words or another language. Exact \"phrases\" stay keyword-only.",
   "settings.catalogueDefault": "Catalogue default",
   "settings.threads": "Threads",
   "settings.contextLength": "Context length",

@@ -206,6 +206,8 @@ export const ko: Messages = {
   "settings.profileDefault": "기본 프로필",
   "settings.chatModel": "대화 모델",
   "settings.embeddingModel": "임베딩 모델",
+  "settings.hybridSearch": "의미로도 검색",
+  "settings.hybridSearchHint": "키워드 검색에 임베딩 모델을 더해, 다른 낱말이나 다른 언어로 쓰인 구절도 찾습니다. 따옴표로 묶은 \"구절\"은 키워드로만 찾습니다.",
   "settings.catalogueDefault": "카탈로그 기본값",
   "settings.threads": "스레드 수",
   "settings.contextLength": "컨텍스트 길이",

@@ -29,6 +29,8 @@ export type Settings = {
   embedding_model: string | null;
   threads: number | null;
   context_length: number | null;
+  /** Fuse keyword search with the embedding model's vectors; null: on. */
+  hybrid_search: boolean | null;
 };
 
 export type AppStatus = {

@@ -39,6 +39,7 @@ export class SettingsScreen implements Screen {
       embedding_model: null,
       threads: null,
       context_length: null,
+      hybrid_search: null,
     };
 
     const language = h(
@@ -89,6 +90,12 @@ export class SettingsScreen implements Screen {
       byRole("embedding"),
       (v) => (draft.embedding_model = v),
     );
+    const hybrid = h("input", {
+      type: "checkbox",
+      testid: "hybrid-search-toggle",
+      onchange: () => (draft.hybrid_search = hybrid.checked),
+    });
+    hybrid.checked = draft.hybrid_search ?? true;
     const number = (testid: string, value: string, set: (v: string) => void) => {
       const el = h("input", {
         type: "number",
@@ -146,6 +153,7 @@ export class SettingsScreen implements Screen {
         },
         field(t("settings.profile"), profile),
         h("div", { class: "form-grid" }, field(t("settings.chatModel"), chatModel), field(t("settings.embeddingModel"), embedModel)),
+        field(t("settings.hybridSearch"), hybrid, t("settings.hybridSearchHint")),
         h(
           "div",
           { class: "form-grid" },

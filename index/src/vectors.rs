@@ -1,0 +1,685 @@
+//! Dense vectors of chunks, for hybrid retrieval: stored per embedding model
+//! and chunk text, searched exactly.
+//!
+//! This crate never runs a model: the caller (the core, through the engine)
+//! embeds the chunks [`Library::pending_embeddings`] hands out and stores the
+//! vectors with [`Library::store_embeddings`]. A vector is keyed by the
+//! embedding model's id and the chunk's text hash (the `chunk_hash` field), so
+//! identical chunks in several documents or collections are embedded once and
+//! re-indexing unchanged content costs nothing. Vectors of chunks that left
+//! the index are purged whenever pending work is listed.
+//!
+//! Search is exact: every vector of the model, quantised to `i8` with a scale
+//! per row (a quarter of the memory of `f32`; rankings are unchanged to the
+//! precision that matters), scored against the query in one pass. At 100k
+//! chunks of 384 dimensions that is 38 MB and a few milliseconds per query;
+//! an ANN index is the step after, if libraries grow far beyond that.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use sha2::{Digest, Sha256};
+use tantivy::schema::Value;
+use tantivy::{DocAddress, Searcher, TantivyDocument};
+
+use crate::library::Library;
+use crate::{Error, Result};
+
+/// The vector store's file in the library directory.
+const FILE: &str = "vectors.sqlite";
+
+/// The hash that keys a chunk's vector: the first 16 bytes of the SHA-256 of
+/// its text, in hex.
+pub(crate) fn chunk_hash(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    hex::encode(&digest[..16])
+}
+
+/// A chunk waiting for its vector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkToEmbed {
+    /// Key of the vector ([`Library::store_embeddings`]).
+    pub chunk_hash: String,
+    /// The document's title (may be empty).
+    pub title: String,
+    /// Enclosing headings, joined with " > " (may be empty).
+    pub headings: String,
+    /// The chunk text.
+    pub text: String,
+}
+
+/// The chunks of the index without a vector for one model, read from a
+/// snapshot of the index taken when it was listed.
+pub struct PendingEmbeddings {
+    searcher: Searcher,
+    fields: crate::schema::Fields,
+    todo: Vec<DocAddress>,
+    next: usize,
+    /// Distinct chunks in the index.
+    pub total: usize,
+}
+
+impl std::fmt::Debug for PendingEmbeddings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingEmbeddings")
+            .field("pending", &self.todo.len())
+            .field("total", &self.total)
+            .finish()
+    }
+}
+
+impl PendingEmbeddings {
+    /// Chunks still to embed when listed.
+    pub fn pending(&self) -> usize {
+        self.todo.len()
+    }
+
+    /// Chunks handed out so far.
+    pub fn handed_out(&self) -> usize {
+        self.next
+    }
+
+    /// The next `n` chunks (fewer at the end, none when done).
+    ///
+    /// # Errors
+    ///
+    /// Index read errors.
+    pub fn next_batch(&mut self, n: usize) -> Result<Vec<ChunkToEmbed>> {
+        let end = self.next.saturating_add(n).min(self.todo.len());
+        let mut out = Vec::with_capacity(end - self.next);
+        for &address in &self.todo[self.next..end] {
+            let doc: TantivyDocument = self.searcher.doc(address)?;
+            let text_of = |field| {
+                doc.get_first(field)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            out.push(ChunkToEmbed {
+                chunk_hash: text_of(self.fields.chunk_hash),
+                title: text_of(self.fields.title),
+                headings: text_of(self.fields.headings),
+                text: text_of(self.fields.text),
+            });
+        }
+        self.next = end;
+        Ok(out)
+    }
+}
+
+/// How far one model's vectors cover the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmbeddingCoverage {
+    /// Distinct chunks that have a vector.
+    pub embedded: usize,
+    /// Distinct chunks in the index.
+    pub total: usize,
+}
+
+/// One model's vectors in memory, quantised.
+#[derive(Debug)]
+pub(crate) struct VectorMatrix {
+    model: String,
+    generation: i64,
+    dims: usize,
+    hashes: Vec<String>,
+    scales: Vec<f32>,
+    values: Vec<i8>,
+}
+
+impl VectorMatrix {
+    /// The `k` chunk hashes nearest `query` (cosine; vectors are unit length),
+    /// best first.
+    pub(crate) fn nearest(&self, query: &[f32], k: usize) -> Vec<(String, f32)> {
+        if query.len() != self.dims || self.dims == 0 {
+            return Vec::new();
+        }
+        let mut scored: Vec<(f32, usize)> = self
+            .values
+            .chunks_exact(self.dims)
+            .zip(&self.scales)
+            .enumerate()
+            .map(|(row, (values, scale))| {
+                let dot: f32 = values
+                    .iter()
+                    .zip(query)
+                    .map(|(&v, &q)| f32::from(v) * q)
+                    .sum();
+                (dot * scale, row)
+            })
+            .collect();
+        let k = k.min(scored.len());
+        if k == 0 {
+            return Vec::new();
+        }
+        let by_score = |a: &(f32, usize), b: &(f32, usize)| b.0.total_cmp(&a.0);
+        scored.select_nth_unstable_by(k - 1, by_score);
+        scored.truncate(k);
+        scored.sort_unstable_by(by_score);
+        scored
+            .into_iter()
+            .map(|(score, row)| (self.hashes[row].clone(), score))
+            .collect()
+    }
+
+    /// Vectors held.
+    pub(crate) fn len(&self) -> usize {
+        self.hashes.len()
+    }
+}
+
+/// The SQLite file of vectors.
+pub(crate) struct VectorStore {
+    conn: Connection,
+}
+
+impl VectorStore {
+    pub(crate) fn open(library_dir: &Path) -> Result<VectorStore> {
+        let conn = Connection::open(library_dir.join(FILE))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS vectors (
+                 model TEXT NOT NULL,
+                 chunk_hash TEXT NOT NULL,
+                 vector BLOB NOT NULL,
+                 PRIMARY KEY (model, chunk_hash)
+             ) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS models (
+                 model TEXT PRIMARY KEY,
+                 dims INTEGER NOT NULL,
+                 generation INTEGER NOT NULL
+             );",
+        )?;
+        Ok(VectorStore { conn })
+    }
+
+    fn generation(&self, model: &str) -> Result<Option<(usize, i64)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT dims, generation FROM models WHERE model = ?1",
+                params![model],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+            )
+            .optional()?
+            .map(|(dims, generation)| (usize::try_from(dims).unwrap_or(0), generation)))
+    }
+
+    fn hashes(&self, model: &str) -> Result<HashSet<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT chunk_hash FROM vectors WHERE model = ?1")?;
+        let rows = stmt.query_map(params![model], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn store(&mut self, model: &str, vectors: &[(String, Vec<f32>)]) -> Result<()> {
+        let Some(dims) = vectors.first().map(|(_, v)| v.len()) else {
+            return Ok(());
+        };
+        let tx = self.conn.transaction()?;
+        let known: Option<i64> = tx
+            .query_row(
+                "SELECT dims FROM models WHERE model = ?1",
+                params![model],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let dims_i64 = i64::try_from(dims).unwrap_or(i64::MAX);
+        match known {
+            Some(d) if d != dims_i64 => {
+                return Err(Error::EmbeddingWidth {
+                    model: model.to_owned(),
+                    expected: usize::try_from(d).unwrap_or(0),
+                    got: dims,
+                });
+            }
+            Some(_) => {}
+            None => {
+                tx.execute(
+                    "INSERT INTO models (model, dims, generation) VALUES (?1, ?2, 0)",
+                    params![model, dims_i64],
+                )?;
+            }
+        }
+        {
+            let mut insert = tx.prepare(
+                "INSERT OR REPLACE INTO vectors (model, chunk_hash, vector) VALUES (?1, ?2, ?3)",
+            )?;
+            for (hash, vector) in vectors {
+                if vector.len() != dims {
+                    return Err(Error::EmbeddingWidth {
+                        model: model.to_owned(),
+                        expected: dims,
+                        got: vector.len(),
+                    });
+                }
+                let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+                insert.execute(params![model, hash, bytes])?;
+            }
+        }
+        tx.execute(
+            "UPDATE models SET generation = generation + 1 WHERE model = ?1",
+            params![model],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn purge(&mut self, model: &str, gone: &[String]) -> Result<()> {
+        if gone.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        {
+            let mut delete =
+                tx.prepare("DELETE FROM vectors WHERE model = ?1 AND chunk_hash = ?2")?;
+            for hash in gone {
+                delete.execute(params![model, hash])?;
+            }
+        }
+        tx.execute(
+            "UPDATE models SET generation = generation + 1 WHERE model = ?1",
+            params![model],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn load(&self, model: &str) -> Result<Option<VectorMatrix>> {
+        let Some((dims, generation)) = self.generation(model)? else {
+            return Ok(None);
+        };
+        let mut stmt = self
+            .conn
+            .prepare("SELECT chunk_hash, vector FROM vectors WHERE model = ?1")?;
+        let mut rows = stmt.query(params![model])?;
+        let mut matrix = VectorMatrix {
+            model: model.to_owned(),
+            generation,
+            dims,
+            hashes: Vec::new(),
+            scales: Vec::new(),
+            values: Vec::new(),
+        };
+        while let Some(row) = rows.next()? {
+            let hash: String = row.get(0)?;
+            let bytes: Vec<u8> = row.get(1)?;
+            if bytes.len() != dims * 4 {
+                // A row of another width cannot be scored; it is re-embedded
+                // once it is purged or replaced.
+                continue;
+            }
+            let vector: Vec<f32> = bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            let max = vector.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+            let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+            matrix.hashes.push(hash);
+            matrix.scales.push(scale);
+            // Rounded into -127..=127 by construction: the cast cannot wrap.
+            matrix
+                .values
+                .extend(vector.iter().map(|x| (x / scale).round() as i8));
+        }
+        Ok(Some(matrix))
+    }
+}
+
+/// The in-memory matrix of the model last searched, reloaded when the store's
+/// generation for that model moves on.
+#[derive(Debug, Default)]
+pub(crate) struct VectorCache {
+    matrix: Mutex<Option<Arc<VectorMatrix>>>,
+}
+
+impl Library {
+    fn vector_store(&self) -> Result<VectorStore> {
+        VectorStore::open(self.dir())
+    }
+
+    /// Every live chunk: its hash and one address of it in `searcher`.
+    fn live_chunks(&self, searcher: &Searcher) -> Result<Vec<(String, DocAddress)>> {
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for (ordinal, segment) in searcher.segment_readers().iter().enumerate() {
+            let Some(column) = segment.fast_fields().str("chunk_hash")? else {
+                continue;
+            };
+            let mut hash = String::new();
+            let segment_ord = u32::try_from(ordinal).unwrap_or(u32::MAX);
+            for doc in segment.doc_ids_alive() {
+                let Some(ord) = column.term_ords(doc).next() else {
+                    continue;
+                };
+                hash.clear();
+                column
+                    .ord_to_str(ord, &mut hash)
+                    .map_err(tantivy::TantivyError::from)?;
+                if seen.insert(hash.clone()) {
+                    out.push((hash.clone(), DocAddress::new(segment_ord, doc)));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The chunks without a vector for `model`, as of now; vectors of chunks
+    /// no longer in the index are purged on the way.
+    ///
+    /// # Errors
+    ///
+    /// Index or vector store errors.
+    pub fn pending_embeddings(&self, model: &str) -> Result<PendingEmbeddings> {
+        let (_, reader, fields) = self.parts();
+        reader.reload()?;
+        let searcher = reader.searcher();
+        let live = self.live_chunks(&searcher)?;
+        let mut store = self.vector_store()?;
+        let stored = store.hashes(model)?;
+        let live_hashes: HashSet<&String> = live.iter().map(|(h, _)| h).collect();
+        let gone: Vec<String> = stored
+            .iter()
+            .filter(|h| !live_hashes.contains(h))
+            .cloned()
+            .collect();
+        store.purge(model, &gone)?;
+        let total = live.len();
+        let todo = live
+            .into_iter()
+            .filter(|(h, _)| !stored.contains(h))
+            .map(|(_, address)| address)
+            .collect();
+        Ok(PendingEmbeddings {
+            searcher,
+            fields: *fields,
+            todo,
+            next: 0,
+            total,
+        })
+    }
+
+    /// How many of the index's chunks have a vector for `model`.
+    ///
+    /// # Errors
+    ///
+    /// Index or vector store errors.
+    pub fn embedding_coverage(&self, model: &str) -> Result<EmbeddingCoverage> {
+        let (_, reader, _) = self.parts();
+        let searcher = reader.searcher();
+        let live = self.live_chunks(&searcher)?;
+        let stored = self.vector_store()?.hashes(model)?;
+        Ok(EmbeddingCoverage {
+            embedded: live.iter().filter(|(h, _)| stored.contains(h)).count(),
+            total: live.len(),
+        })
+    }
+
+    /// Stores vectors of `model` for chunks handed out by
+    /// [`Library::pending_embeddings`]. All vectors of one model have one width.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::EmbeddingWidth`] for a vector of another width; store errors.
+    pub fn store_embeddings(&self, model: &str, vectors: &[(String, Vec<f32>)]) -> Result<()> {
+        self.vector_store()?.store(model, vectors)
+    }
+
+    /// Whether any vector of `model` is stored.
+    ///
+    /// # Errors
+    ///
+    /// Vector store errors.
+    pub fn has_embeddings(&self, model: &str) -> Result<bool> {
+        let store = self.vector_store()?;
+        Ok(store.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM vectors WHERE model = ?1)",
+            params![model],
+            |r| r.get::<_, bool>(0),
+        )?)
+    }
+
+    /// The matrix of `model`'s vectors, from the cache while it is current.
+    pub(crate) fn vector_matrix(&self, model: &str) -> Result<Option<Arc<VectorMatrix>>> {
+        let store = self.vector_store()?;
+        let Some((_, generation)) = store.generation(model)? else {
+            return Ok(None);
+        };
+        let cache = self.vector_cache();
+        let mut slot = cache
+            .matrix
+            .lock()
+            .map_err(|_| Error::Poisoned("vector cache"))?;
+        if let Some(matrix) = slot.as_ref()
+            && matrix.model == model
+            && matrix.generation == generation
+        {
+            return Ok(Some(Arc::clone(matrix)));
+        }
+        let loaded = store.load(model)?.map(Arc::new);
+        slot.clone_from(&loaded);
+        Ok(loaded)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matrix(rows: &[(&str, Vec<f32>)]) -> Result<VectorMatrix> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io(Path::new("tmp"), e))?;
+        let mut store = VectorStore::open(dir.path())?;
+        let owned: Vec<(String, Vec<f32>)> = rows
+            .iter()
+            .map(|(h, v)| ((*h).to_owned(), v.clone()))
+            .collect();
+        store.store("m", &owned)?;
+        store.load("m")?.ok_or(Error::Poisoned("no matrix"))
+    }
+
+    fn unit(v: &[f32]) -> Vec<f32> {
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter().map(|x| x / n).collect()
+    }
+
+    #[test]
+    fn nearest_ranks_by_cosine_through_the_quantisation() -> Result<()> {
+        let m = matrix(&[
+            ("a", unit(&[1.0, 0.0, 0.0])),
+            ("b", unit(&[0.7, 0.7, 0.0])),
+            ("c", unit(&[0.0, 0.0, 1.0])),
+        ])?;
+        let hits = m.nearest(&unit(&[1.0, 0.2, 0.0]), 2);
+        let names: Vec<&str> = hits.iter().map(|(h, _)| h.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert!((hits[0].1 - 0.98).abs() < 0.02, "score {}", hits[0].1);
+        // A query of another width finds nothing rather than garbage.
+        assert!(m.nearest(&[1.0, 0.0], 2).is_empty());
+        Ok(())
+    }
+
+    /// A real library of `files` in collection `c`, and every chunk's
+    /// vector from `embed` (a stand-in for a model: the test decides meaning).
+    fn library_with_vectors(
+        files: &[(&str, &str)],
+        embed: impl Fn(&str) -> Vec<f32>,
+    ) -> std::result::Result<(tempfile::TempDir, Library), Box<dyn std::error::Error>> {
+        use crate::library::IngestSettings;
+        use crate::test_support::chunk_tokenizer;
+        let data = tempfile::tempdir()?;
+        let docs = data.path().join("docs");
+        std::fs::create_dir(&docs)?;
+        for (name, text) in files {
+            std::fs::write(docs.join(name), text)?;
+        }
+        let library = Library::open(&data.path().join("library"))?;
+        {
+            let counter = crate::TokenCounter::from_file(&chunk_tokenizer())?;
+            let mut writer = library.writer(counter, IngestSettings::default())?;
+            writer.ingest("c", &[docs], &mut |_| {})?;
+        }
+        library.reload()?;
+        let mut pending = library.pending_embeddings("m")?;
+        assert_eq!(
+            pending.pending(),
+            files.len(),
+            "one chunk per file, none embedded yet"
+        );
+        let batch = pending.next_batch(100)?;
+        let vectors: Vec<(String, Vec<f32>)> = batch
+            .iter()
+            .map(|c| (c.chunk_hash.clone(), embed(&c.text)))
+            .collect();
+        library.store_embeddings("m", &vectors)?;
+        assert_eq!(library.pending_embeddings("m")?.pending(), 0);
+        Ok((data, library))
+    }
+
+    /// Topic vectors: blood pressure, diabetes, anything else.
+    fn topic(text: &str) -> Vec<f32> {
+        if text.contains("혈압") || text.contains("hypertension") {
+            unit(&[1.0, 0.1, 0.0])
+        } else if text.contains("당뇨") || text.contains("diabetes") {
+            unit(&[0.1, 1.0, 0.0])
+        } else {
+            unit(&[0.0, 0.1, 1.0])
+        }
+    }
+
+    fn names(hits: &[crate::Hit]) -> Vec<&str> {
+        hits.iter()
+            .filter_map(|h| h.path.rsplit('/').next())
+            .collect()
+    }
+
+    #[test]
+    fn hybrid_search_finds_by_meaning_what_words_miss()
+    -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let (_data, library) = library_with_vectors(
+            &[
+                ("htn.txt", "고혈압 환자에게는 ACE 억제제를 먼저 투여한다."),
+                ("dm.txt", "당뇨병 환자의 식사 요법을 정리했다."),
+                ("misc.txt", "구내식당은 아침 일곱 시에 문을 연다."),
+            ],
+            topic,
+        )?;
+        let ask = |query: &str, dense: Option<Vec<f32>>| {
+            library.search(&crate::SearchRequest {
+                query: query.into(),
+                limit: 2,
+                dense: dense.map(|vector| crate::DenseQuery {
+                    model: "m".into(),
+                    vector,
+                }),
+                ..Default::default()
+            })
+        };
+        // English words, Korean document: BM25 alone finds nothing.
+        let question = "first-line drugs for treating hypertension in adults";
+        assert!(ask(question, None)?.hits.is_empty());
+        let hits = ask(question, Some(topic(question)))?.hits;
+        assert_eq!(names(&hits).first(), Some(&"htn.txt"));
+        assert_eq!(hits[0].dense_rank, Some(1));
+        assert_eq!(hits[0].lexical_rank, None);
+        // Where both agree the fused rank is first and both ranks are kept.
+        let hits = ask("당뇨병 식사", Some(topic("당뇨")))?.hits;
+        assert_eq!(names(&hits).first(), Some(&"dm.txt"));
+        assert_eq!(
+            (hits[0].lexical_rank, hits[0].dense_rank),
+            (Some(1), Some(1))
+        );
+        // An exact phrase is lexical only: meaning does not add documents.
+        let hits = ask("\"식사 요법\"", Some(topic("혈압")))?.hits;
+        assert_eq!(names(&hits), ["dm.txt"]);
+        // Filters hold for hits found by meaning.
+        let none = library.search(&crate::SearchRequest {
+            query: question.into(),
+            limit: 5,
+            collections: vec!["other".into()],
+            dense: Some(crate::DenseQuery {
+                model: "m".into(),
+                vector: topic(question),
+            }),
+            ..Default::default()
+        })?;
+        assert!(none.hits.is_empty(), "{:?}", names(&none.hits));
+        // A model with no vectors falls back to BM25 without error.
+        let other_model = library.search(&crate::SearchRequest {
+            query: "당뇨병".into(),
+            limit: 5,
+            dense: Some(crate::DenseQuery {
+                model: "unknown".into(),
+                vector: topic("당뇨"),
+            }),
+            ..Default::default()
+        })?;
+        assert_eq!(names(&other_model.hits), ["dm.txt"]);
+        Ok(())
+    }
+
+    #[test]
+    fn vectors_of_chunks_that_left_the_index_are_purged()
+    -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let (data, library) = library_with_vectors(
+            &[
+                ("a.txt", "혈압 기록을 매일 확인한다."),
+                ("b.txt", "당뇨 교육 자료."),
+            ],
+            topic,
+        )?;
+        assert_eq!(
+            library.embedding_coverage("m")?,
+            EmbeddingCoverage {
+                embedded: 2,
+                total: 2
+            }
+        );
+        std::fs::remove_file(data.path().join("docs/b.txt"))?;
+        {
+            let counter = crate::TokenCounter::from_file(&crate::test_support::chunk_tokenizer())?;
+            let mut writer = library.writer(counter, crate::library::IngestSettings::default())?;
+            writer.ingest("c", &[data.path().join("docs")], &mut |_| {})?;
+        }
+        library.reload()?;
+        assert_eq!(library.pending_embeddings("m")?.pending(), 0);
+        assert_eq!(
+            VectorStore::open(library.dir())?.hashes("m")?.len(),
+            1,
+            "b's vector is gone"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_model_keeps_one_width_and_purges_by_hash() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io(Path::new("tmp"), e))?;
+        let mut store = VectorStore::open(dir.path())?;
+        store.store("m", &[("a".into(), vec![1.0, 0.0])])?;
+        let wider = store.store("m", &[("b".into(), vec![1.0, 0.0, 0.0])]);
+        assert!(matches!(
+            wider,
+            Err(Error::EmbeddingWidth {
+                expected: 2,
+                got: 3,
+                ..
+            })
+        ));
+        let before = store.generation("m")?;
+        store.purge("m", &["a".to_owned()])?;
+        assert!(store.hashes("m")?.is_empty());
+        assert_ne!(
+            store.generation("m")?,
+            before,
+            "a purge invalidates cached matrices"
+        );
+        // Other models are separate.
+        store.store("n", &[("a".into(), vec![0.0, 1.0, 0.0])])?;
+        assert_eq!(store.hashes("n")?.len(), 1);
+        Ok(())
+    }
+}
