@@ -435,10 +435,22 @@ describe("settings", () => {
     chat.value = "llama-3.1-70b-q4";
     chat.dispatchEvent(new Event("change"));
     type(one<HTMLInputElement>("threads-input"), "8");
+    const hybrid = one<HTMLInputElement>("hybrid-search-toggle");
+    expect(hybrid.checked).toBe(true); // null means on
+    hybrid.checked = false;
+    hybrid.dispatchEvent(new Event("change"));
     one("settings-save").click();
     await settle();
     expect(fake.called("settings_set").at(-1)).toEqual({
-      settings: { ui_language: "en", profile: "clinical", chat_model: "llama-3.1-70b-q4", embedding_model: null, threads: 8, context_length: null },
+      settings: {
+        ui_language: "en",
+        profile: "clinical",
+        chat_model: "llama-3.1-70b-q4",
+        embedding_model: null,
+        threads: 8,
+        context_length: null,
+        hybrid_search: false,
+      },
     });
     expect(one("data-dir").textContent).toBe("/home/user/.local/share/sillok");
   });
