@@ -33,6 +33,16 @@ for set in debfaq_ko debfaq_en debfaq_xling lee pubmed_mesh pubmed_title; do
   SILLOK_DATA_DIR="$data" "$sillok" eval retrieval "$EVAL_DIR/$set" --json
 done
 
+step "hybrid retrieval (BM25 + multilingual-e5-small): the same sets"
+# pubmed_title shares pubmed_mesh's corpus; embedding it (~30k chunks) is the
+# long part, so only its MeSH queries are run.
+"$sillok" --data-dir "$data" models import "$SILLOK_MODEL_FILES/multilingual-e5-small.gguf" >/dev/null
+for set in debfaq_ko debfaq_en debfaq_xling lee pubmed_mesh; do
+  [ -d "$EVAL_DIR/$set" ] || { echo "missing set $set" >&2; continue; }
+  printf '%-14s ' "$set"
+  SILLOK_DATA_DIR="$data" "$sillok" eval retrieval "$EVAL_DIR/$set" --hybrid --json 2>/dev/null
+done
+
 step "grounded answers: full Debian FAQ sets, default model and SmolLM2"
 "$sillok" --data-dir "$data" models import "$SILLOK_MODEL_FILES/gemma-3-270m-q4_k_m.gguf" >/dev/null
 "$sillok" --data-dir "$data" models import "$SILLOK_MODEL_FILES/SmolLM2-135M-Instruct.Q4_1.gguf" >/dev/null
