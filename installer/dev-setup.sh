@@ -14,6 +14,8 @@ APT_PACKAGES=(
   xvfb xauth webkit2gtk-driver fonts-nanum        # window tests: display, WebDriver, Hangul font
   xdg-utils                                       # the app's "show in folder"
   tesseract-ocr tesseract-ocr-kor tesseract-ocr-eng poppler-utils  # OCR of scans (tesseract; pdftoppm renders pages)
+  gnome-keyring dbus-daemon dbus-bin libsecret-tools  # vault tests: a real Secret Service on a private session bus (with-keyring.sh), secret-tool
+  strace iproute2                                 # zero-egress tests: trace in an empty network namespace
 )
 
 missing=()
@@ -34,6 +36,14 @@ command -v cargo >/dev/null 2>&1 || {
   echo "dev-setup: no Rust toolchain; install one with rustup (https://rustup.rs) and rerun" >&2
   exit 1
 }
+
+# cargo-deny for the dependency bans of deny.toml (test-all.sh), pinned.
+CARGO_DENY_VERSION="0.20.2"
+. installer/env.sh
+if [ "$(cargo-deny --version 2>/dev/null)" != "cargo-deny $CARGO_DENY_VERSION" ]; then
+  echo "dev-setup: installing cargo-deny $CARGO_DENY_VERSION" >&2
+  cargo install cargo-deny --version "$CARGO_DENY_VERSION" --locked --root "$SILLOK_TOOLS" --quiet
+fi
 
 ./installer/fetch-models.sh
 ./installer/fetch-fixtures.sh

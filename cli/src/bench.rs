@@ -6,7 +6,8 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 use sillok_core::Sillok;
 use sillok_core::bench::{
-    AskBenchConfig, BenchConfig, IndexBenchConfig, bench_ask, bench_generate, bench_index,
+    AskBenchConfig, BenchConfig, EmbedBenchConfig, IndexBenchConfig, bench_ask, bench_embed,
+    bench_generate, bench_index,
 };
 
 use crate::{CmdResult, EngineArgs, Failure};
@@ -19,6 +20,25 @@ pub enum BenchCommand {
     Index(BenchIndexArgs),
     /// Time to first token and total time of a grounded answer, by stage.
     Ask(BenchAskArgs),
+    /// Ingestion time of a folder, then the time to embed its chunks with the
+    /// embedding model: what hybrid search adds to ingestion.
+    Embed(BenchEmbedArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchEmbedArgs {
+    /// The folder to ingest and embed (a throwaway library; yours is untouched).
+    #[arg(default_value = "samples/library")]
+    folder: PathBuf,
+    /// Embedding model (default: the active one).
+    #[arg(long, short)]
+    model: Option<String>,
+    /// CPU threads for the model (default: leaves a core free on small machines).
+    #[arg(long)]
+    threads: Option<u32>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -62,6 +82,10 @@ pub struct BenchIndexArgs {
     /// Threads that read, parse and chunk (0: one per core, at most 4).
     #[arg(long, default_value_t = 0)]
     workers: usize,
+    /// Store a synthetic vector of this width per chunk (384: multilingual-e5-small)
+    /// and time hybrid queries next to BM25 alone; 0 for BM25 only.
+    #[arg(long, value_name = "DIM", default_value_t = 384)]
+    vectors: usize,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -90,6 +114,7 @@ pub fn run(sillok: &Sillok, cmd: BenchCommand) -> CmdResult {
         BenchCommand::Generate(args) => generate(sillok, &args),
         BenchCommand::Index(args) => index(sillok, &args),
         BenchCommand::Ask(args) => ask(sillok, &args),
+        BenchCommand::Embed(args) => embed(sillok, &args),
     }
 }
 
@@ -165,6 +190,7 @@ fn index(sillok: &Sillok, args: &BenchIndexArgs) -> CmdResult {
         queries: args.queries,
         seed: args.seed,
         workers: args.workers,
+        vectors: args.vectors,
     };
     let r = bench_index(sillok, &config)?;
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
@@ -181,6 +207,8 @@ fn index(sillok: &Sillok, args: &BenchIndexArgs) -> CmdResult {
                     "kind": l.kind, "queries": l.queries,
                     "p50_ms": ms(l.ours.p50), "p95_ms": ms(l.ours.p95),
                     "raw_p50_ms": ms(l.raw.p50), "raw_p95_ms": ms(l.raw.p95),
+                    "hybrid_p50_ms": l.hybrid.map(|h| ms(h.p50)),
+                    "hybrid_p95_ms": l.hybrid.map(|h| ms(h.p95)),
                 })
             })
             .collect();
@@ -194,6 +222,13 @@ fn index(sillok: &Sillok, args: &BenchIndexArgs) -> CmdResult {
                 "raw_index_bytes": r.raw_bytes, "throughput_vs_raw": ratio,
                 "tokenizer_mb_per_s": r.tokenizer_mb_per_s(),
                 "latency": latency, "pdf_pages_per_s": pdf_pages_per_s,
+                "vectors": r.vectors.as_ref().map(|v| json!({
+                    "dims": v.dims, "topics": v.topics, "stored": v.stored,
+                    "store_s": v.store_time.as_secs_f64(), "store_per_s": v.store_per_s(),
+                    "store_bytes": v.store_bytes, "load_ms": ms(v.load.time),
+                    "matrix_bytes": v.load.memory_bytes,
+                    "scan_p50_ms": ms(v.scan.p50), "scan_p95_ms": ms(v.scan.p95),
+                })),
             })
         );
         return Ok(());
@@ -221,6 +256,24 @@ fn index(sillok: &Sillok, args: &BenchIndexArgs) -> CmdResult {
         r.index_bytes as f64 / r.text_bytes.max(1) as f64,
         r.raw_bytes as f64 / r.text_bytes.max(1) as f64
     );
+    if let Some(v) = &r.vectors {
+        println!(
+            "vectors          {} x {} dims (synthetic, {} topics): stored in {:.1} s ({:.0}/s), {:.1} MB on disk",
+            v.stored,
+            v.dims,
+            v.topics,
+            v.store_time.as_secs_f64(),
+            v.store_per_s(),
+            v.store_bytes as f64 / 1e6
+        );
+        println!(
+            "                 loaded in {:.0} ms into a {:.1} MB matrix; nearest-vector scan p50 {:.2} ms, p95 {:.2} ms",
+            ms(v.load.time),
+            v.load.memory_bytes as f64 / 1e6,
+            ms(v.scan.p50),
+            ms(v.scan.p95)
+        );
+    }
     for l in &r.latency {
         println!(
             "{:<16} p50 {:.2} ms, p95 {:.2} ms over {} queries (plain tantivy p50 {:.2}, p95 {:.2})",
@@ -231,10 +284,58 @@ fn index(sillok: &Sillok, args: &BenchIndexArgs) -> CmdResult {
             ms(l.raw.p50),
             ms(l.raw.p95)
         );
+        if let Some(h) = l.hybrid {
+            println!(
+                "{:<16} hybrid p50 {:.2} ms, p95 {:.2} ms",
+                "",
+                ms(h.p50),
+                ms(h.p95)
+            );
+        }
     }
     if let (Some(rate), Some((pages, _))) = (pdf_pages_per_s, r.pdf) {
         println!("pdf extraction   {rate:.0} pages/s ({pages} pages)");
     }
+    Ok(())
+}
+
+fn embed(sillok: &Sillok, args: &BenchEmbedArgs) -> CmdResult {
+    let config = EmbedBenchConfig {
+        folder: args.folder.clone(),
+        model: args.model.clone(),
+        threads: args.threads,
+    };
+    let r = bench_embed(sillok, &config)?;
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "model": r.model, "threads": r.threads, "files": r.files, "chunks": r.chunks,
+                "ingest_s": r.ingest_time.as_secs_f64(), "load_s": r.load_time.as_secs_f64(),
+                "embed_s": r.embed_time.as_secs_f64(), "chunks_per_s": r.chunks_per_s(),
+                "slowdown": r.slowdown(),
+            })
+        );
+        return Ok(());
+    }
+    println!(
+        "ingest           {} files, {} chunks in {:.2} s",
+        r.files,
+        r.chunks,
+        r.ingest_time.as_secs_f64()
+    );
+    println!(
+        "embed            {:.1} s, {:.1} chunks/s ({}, {} threads; model load {:.2} s)",
+        r.embed_time.as_secs_f64(),
+        r.chunks_per_s(),
+        r.model,
+        r.threads,
+        r.load_time.as_secs_f64()
+    );
+    println!(
+        "hybrid ingest    {:.1}x the time of ingestion alone",
+        r.slowdown()
+    );
     Ok(())
 }
 

@@ -106,6 +106,12 @@ pub enum ConversationsCommand {
     Export {
         /// Conversation id.
         id: i64,
+        /// Why it leaves Sillok (required; recorded in the audit trail).
+        #[arg(long)]
+        reason: String,
+        /// Mask PHI (registration numbers, phones, e-mails, MRNs, patient names).
+        #[arg(long)]
+        deidentify: bool,
         /// Write to this file instead of standard output.
         #[arg(long, short)]
         output: Option<std::path::PathBuf>,
@@ -156,8 +162,13 @@ pub fn conversations(sillok: &Sillok, cmd: ConversationsCommand) -> CmdResult {
                 }
             }
         }
-        ConversationsCommand::Export { id, output } => {
-            let markdown = store.export_markdown(ConversationId(id)).map_err(core)?;
+        ConversationsCommand::Export {
+            id,
+            reason,
+            deidentify,
+            output,
+        } => {
+            let markdown = sillok.export_conversation(ConversationId(id), &reason, deidentify)?;
             match output {
                 Some(path) => std::fs::write(&path, markdown).map_err(|e| {
                     Failure::User(
@@ -171,7 +182,7 @@ pub fn conversations(sillok: &Sillok, cmd: ConversationsCommand) -> CmdResult {
             store.rename(ConversationId(id), &title).map_err(core)?;
         }
         ConversationsCommand::Delete { id } => {
-            store.delete(ConversationId(id)).map_err(core)?;
+            sillok.delete_conversation(ConversationId(id))?;
         }
     }
     Ok(())

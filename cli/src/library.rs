@@ -60,6 +60,7 @@ pub fn ingest(sillok: &Sillok, args: &IngestArgs) -> CmdResult {
             failure,
             done,
             total,
+            ..
         } => {
             bar.set_message(format!("· OCR {done}/{total} pages"));
             if as_json {
@@ -469,7 +470,9 @@ pub enum EvalCommand {
         #[arg(long)]
         max_queries: Option<usize>,
         /// Fuse BM25 with the active embedding model's vectors (the corpus
-        /// is embedded first: slow on large sets).
+        /// is embedded first: slow on large sets; the vectors are kept in
+        /// <data>/cache/, so an interrupted run goes on and a repeated run
+        /// embeds nothing).
         #[arg(long)]
         hybrid: bool,
         /// Print JSON.
@@ -492,11 +495,20 @@ pub fn eval(sillok: &Sillok, cmd: EvalCommand) -> CmdResult {
         EvalCommand::Answers(args) => return crate::eval_answers::run(sillok, &args),
     };
     let mut last_tenth = 0;
-    let r = sillok.eval_retrieval(&dir, max_queries, hybrid, &mut |p| {
-        let tenth = (p.done * 10).checked_div(p.pending).unwrap_or(10);
+    let cancel = crate::cancel_on_ctrl_c()?;
+    let r = sillok.eval_retrieval(&dir, max_queries, hybrid, &cancel, &mut |p| {
+        let tenth = ((p.done + p.cached) * 10)
+            .checked_div(p.pending)
+            .unwrap_or(10);
         if tenth > last_tenth {
             last_tenth = tenth;
-            eprintln!("embedding the corpus: {}/{} chunks", p.done, p.pending);
+            eprintln!(
+                "embedding the corpus: {}/{} chunks ({} embedded, {} from the cache)",
+                p.done + p.cached,
+                p.pending,
+                p.done,
+                p.cached
+            );
         }
     })?;
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;

@@ -3,6 +3,7 @@
 //! flag, wrong file), 1 an internal failure, 130 cancelled with Ctrl-C.
 
 mod ask;
+mod audit;
 mod bench;
 mod conversations;
 mod embeddings;
@@ -12,6 +13,7 @@ mod library;
 mod models;
 mod progress;
 mod timeline;
+mod vault;
 mod watch;
 
 use std::path::PathBuf;
@@ -19,6 +21,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use sillok_core::models::EngineOptions;
+use sillok_core::phi::{MaskedWriter, SharedMasker};
 use sillok_core::{DataDir, Sillok};
 
 #[derive(Debug, Parser)]
@@ -69,6 +72,12 @@ enum Command {
     /// Measure performance.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// The audit trail: verify, export for a privacy review, purge.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// The vault holding the key that encrypts the library.
+    #[command(subcommand)]
+    Vault(vault::VaultCommand),
 }
 
 /// Engine settings shared by commands that load a model.
@@ -104,11 +113,15 @@ enum Failure {
     User(anyhow::Error),
     Internal(anyhow::Error),
     Cancelled,
+    /// A check found something wrong (the audit trail fails verification).
+    Check(anyhow::Error),
 }
 
 impl From<sillok_core::Error> for Failure {
     fn from(e: sillok_core::Error) -> Self {
-        if e.is_user_error() {
+        if matches!(e, sillok_core::Error::Cancelled) {
+            Failure::Cancelled
+        } else if e.is_user_error() {
             Failure::User(e.into())
         } else {
             Failure::Internal(e.into())
@@ -136,8 +149,13 @@ fn cancel_on_ctrl_c() -> Result<sillok_core::models::CancelToken, Failure> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
-    match run(cli) {
+    let log_masker = init_logging();
+    // Before any key or document is in memory: a crash must not write them
+    // to a core file.
+    if let Err(e) = sillok_core::disable_core_dumps() {
+        tracing::warn!(error = %e, "core dumps stay enabled");
+    }
+    match run(cli, log_masker) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Cancelled) => {
             eprintln!("cancelled");
@@ -151,15 +169,20 @@ fn main() -> ExitCode {
             eprintln!("internal error: {e:#}");
             ExitCode::from(1)
         }
+        Err(Failure::Check(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(3)
+        }
     }
 }
 
-fn run(cli: Cli) -> CmdResult {
+fn run(cli: Cli, log_masker: SharedMasker) -> CmdResult {
     let data_dir = match cli.data_dir {
         Some(dir) => DataDir::at(dir),
         None => DataDir::resolve()?,
     };
     let mut sillok = Sillok::open(data_dir)?;
+    mask_logs_with(&sillok, log_masker);
     match cli.command {
         Command::Ask(args) => ask::run(&sillok, &args),
         Command::Chat(args) => conversations::chat(&sillok, &args),
@@ -174,18 +197,34 @@ fn run(cli: Cli) -> CmdResult {
         Command::Search(args) => library::search(&sillok, &args),
         Command::Eval(cmd) => library::eval(&sillok, cmd),
         Command::Bench(cmd) => bench::run(&sillok, cmd),
+        Command::Audit(cmd) => audit::run(&sillok, cmd),
+        Command::Vault(cmd) => vault::run(&sillok, cmd),
     }
 }
 
 /// Logs go to stderr at `warn` (llama.cpp's and lopdf's own at `error`: their
 /// warnings are about the input file, not actionable, and per-file statuses say it) unless `SILLOK_LOG` says
-/// otherwise. Document text, prompts and file names are only logged at debug.
-fn init_logging() {
+/// otherwise. Document text, prompts and file names are only logged at debug,
+/// and every line is PHI-masked (registration numbers, phones, e-mails from
+/// the start; MRN patterns and patient names once the data directory is open).
+fn init_logging() -> SharedMasker {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SILLOK_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("warn,llama-cpp-2=error,lopdf=error")
     });
+    let masker = SharedMasker::default();
+    let writer_masker = masker.clone();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(move || MaskedWriter::new(std::io::stderr(), writer_masker.clone()))
         .init();
+    masker
+}
+
+/// Masks logs with this data directory's MRN patterns and patient names too.
+/// Best effort: without them, logs keep the built-in detectors.
+fn mask_logs_with(sillok: &Sillok, masker: SharedMasker) {
+    match sillok.log_masker() {
+        Ok(full) => masker.set(full),
+        Err(e) => tracing::debug!(error = %e, "logs are masked with the built-in detectors only"),
+    }
 }

@@ -23,10 +23,7 @@ pub struct TimelineArgs {
 }
 
 pub fn run(sillok: &Sillok, args: &TimelineArgs) -> CmdResult {
-    let entries = sillok
-        .library()?
-        .patient_timeline(&args.patient, &args.collection)
-        .map_err(sillok_core::Error::from)?;
+    let entries = sillok.patient_timeline(&args.patient, &args.collection)?;
     if entries.is_empty() {
         return Err(Failure::User(anyhow::anyhow!(
             "no indexed records of patient {:?}; ids are matched exactly, as the records spell them (see `sillok search --json`)",

@@ -1,8 +1,8 @@
 //! The one directory per OS user where Sillok keeps everything it stores.
 //!
 //! Layout: `models/` (model files and their catalogue), `indexes/`, `db/`,
-//! `logs/`. `SILLOK_DATA_DIR` overrides the platform default (tests give each
-//! run a fresh one).
+//! `logs/`, `cache/` (reusable work: evaluation vectors). `SILLOK_DATA_DIR`
+//! overrides the platform default (tests give each run a fresh one).
 
 use std::path::{Path, PathBuf};
 
@@ -61,6 +61,12 @@ impl DataDir {
     /// Log files.
     pub fn logs(&self) -> PathBuf {
         self.root.join("logs")
+    }
+
+    /// Work kept to be reused, never needed for correctness (the vectors of
+    /// evaluation corpora); created when first written.
+    pub fn cache(&self) -> PathBuf {
+        self.root.join("cache")
     }
 
     /// Creates the directory tree, private to the user (mode 0700 on Unix).

@@ -31,6 +31,9 @@ pub enum Error {
         "no embedding model: import one with `sillok models import FILE` (installer/fetch-models.sh fetches multilingual-e5-small) or choose one in settings"
     )]
     NoEmbeddingModel,
+    /// Work stopped on request before it was done.
+    #[error("cancelled")]
+    Cancelled,
     /// A lock guarding shared state was poisoned by a panic.
     #[error("internal state poisoned: {0}")]
     Poisoned(&'static str),
@@ -108,6 +111,153 @@ pub enum Error {
     /// The conversation store failed.
     #[error(transparent)]
     Conversations(#[from] crate::conversations::ConversationError),
+    /// The audit trail's files could not be read or written.
+    #[error("cannot use the audit trail at {path}")]
+    Audit {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The audit trail's key is missing or unusable.
+    #[error("cannot use the audit key {path}: {reason}")]
+    AuditKey {
+        /// Where it is kept.
+        path: PathBuf,
+        /// Why, and what to do.
+        reason: String,
+    },
+    /// A purge of a log that fails verification (the evidence is kept).
+    #[error(
+        "the audit trail fails verification ({0}); nothing was purged, so the evidence is kept: see `sillok audit verify`"
+    )]
+    AuditPurgeRefused(String),
+    /// An export without a reason.
+    #[error(
+        "an export needs a reason, which the audit trail records (for example: referral to another hospital)"
+    )]
+    ExportReasonRequired,
+    /// No OS keychain to talk to: no session bus, no Secret Service, or a bus
+    /// that is not a local socket.
+    #[error("the OS keychain is not available (no Secret Service on the session bus)")]
+    KeychainUnavailable {
+        /// Why.
+        #[source]
+        source: crate::keychain::Cause,
+    },
+    /// The keychain is locked or refused access.
+    #[error("the OS keychain is locked or refused access")]
+    KeychainLocked {
+        /// Why.
+        #[source]
+        source: crate::keychain::Cause,
+    },
+    /// The keychain has no such item.
+    #[error("the OS keychain has no item {item}")]
+    KeychainItemMissing {
+        /// The item's account name.
+        item: String,
+    },
+    /// A keychain item is not what Sillok stored there.
+    #[error("the OS keychain item {item} is unusable: {reason}")]
+    KeychainItemInvalid {
+        /// The item's account name.
+        item: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// Any other keychain failure.
+    #[error("the OS keychain failed")]
+    Keychain {
+        /// Why.
+        #[source]
+        source: crate::keychain::Cause,
+    },
+    /// The vault could not be unlocked from the keychain (fail closed: no
+    /// other key is tried).
+    #[error("cannot unlock the vault with the OS keychain; {alternatives}")]
+    KeychainUnlock {
+        /// What the user can do instead.
+        alternatives: String,
+        /// The keychain error.
+        #[source]
+        source: Box<Error>,
+    },
+    /// The data directory has no vault.
+    #[error("no vault in {path}: `sillok vault init` creates one")]
+    NoVault {
+        /// The data directory.
+        path: PathBuf,
+    },
+    /// `init` over an existing vault file (intact or not).
+    #[error(
+        "{path} already exists: a vault is never re-created over another (`sillok vault destroy` removes it, and with it access to everything it encrypted)"
+    )]
+    VaultExists {
+        /// The vault file.
+        path: PathBuf,
+    },
+    /// `init` in a data directory that holds library data but no vault.
+    #[error(
+        "{path} holds library data but no vault file: if the vault file was lost, restore it from a backup (a new vault cannot open data encrypted by the old one); if this library predates the vault, pass --adopt-existing-data"
+    )]
+    DataWithoutVault {
+        /// The data directory.
+        path: PathBuf,
+    },
+    /// The vault file cannot be used (it is never replaced).
+    #[error("cannot use the vault file {path}: {reason}")]
+    VaultFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Reading or writing the vault's files failed.
+    #[error("cannot write or read {path}")]
+    VaultIo {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The data key is needed but the vault is locked.
+    #[error("the vault is locked: unlock it (`sillok vault unlock`)")]
+    VaultLocked,
+    /// The passphrase does not open the vault.
+    #[error("wrong passphrase")]
+    WrongPassphrase,
+    /// The recovery key is well-formed but does not open the vault.
+    #[error("this recovery key does not open this vault")]
+    WrongRecoveryKey,
+    /// The recovery key is mistyped or malformed.
+    #[error("not a recovery key: {reason}")]
+    BadRecoveryKey {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The vault has no slot of the kind asked for.
+    #[error("this vault has no {0}")]
+    NoSuchUnlock(&'static str),
+    /// A new passphrase is too weak or too long.
+    #[error("unusable passphrase: {0}")]
+    BadPassphrase(&'static str),
+    /// The OS random source failed.
+    #[error("the OS random number generator failed: {0}")]
+    Random(String),
+    /// Core dumps could not be disabled.
+    #[error("cannot disable core dumps")]
+    CoreDumps {
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A multi-step operation was stopped by a fault-injection hook (tests
+    /// simulating a crash between steps).
+    #[error("interrupted at {0}")]
+    Interrupted(&'static str),
 }
 
 impl Error {
@@ -127,11 +277,36 @@ impl Error {
             | Error::InvalidSetting { .. }
             | Error::NotInLibrary(_)
             | Error::NoSuchPage { .. }
-            | Error::DocumentUnreadable { .. } => true,
+            | Error::AuditKey { .. }
+            | Error::AuditPurgeRefused(_)
+            | Error::ExportReasonRequired
+            | Error::DocumentUnreadable { .. }
+            | Error::KeychainUnavailable { .. }
+            | Error::KeychainLocked { .. }
+            | Error::KeychainItemMissing { .. }
+            | Error::KeychainItemInvalid { .. }
+            | Error::KeychainUnlock { .. }
+            | Error::NoVault { .. }
+            | Error::VaultExists { .. }
+            | Error::DataWithoutVault { .. }
+            | Error::VaultFile { .. }
+            | Error::VaultLocked
+            | Error::WrongPassphrase
+            | Error::WrongRecoveryKey
+            | Error::BadRecoveryKey { .. }
+            | Error::NoSuchUnlock(_)
+            | Error::BadPassphrase(_) => true,
             Error::Conversations(e) => e.is_user_error(),
             Error::Models(e) => e.is_user_error(),
             Error::Library(e) => e.is_user_error(),
-            Error::Poisoned(_) => false,
+            Error::Poisoned(_)
+            | Error::Cancelled
+            | Error::Audit { .. }
+            | Error::Keychain { .. }
+            | Error::VaultIo { .. }
+            | Error::Random(_)
+            | Error::CoreDumps { .. }
+            | Error::Interrupted(_) => false,
         }
     }
 }

@@ -16,21 +16,27 @@
 //! ```
 
 pub mod answer;
+pub mod audit;
 pub mod bench;
 mod chat;
 pub mod conversations;
 mod data_dir;
 mod error;
+mod hardening;
+pub mod keychain;
 mod library;
+pub mod phi;
 pub mod profile;
 pub mod retrieval;
 mod settings;
+pub mod vault;
 
 use std::path::Path;
 
 pub use chat::{CONVERSATIONS_FILE, HISTORY_TURNS};
 pub use data_dir::DataDir;
 pub use error::{Error, Result};
+pub use hardening::disable_core_dumps;
 pub use library::{CHUNK_TOKENIZER_ENV, CHUNK_TOKENIZER_FILE, CollectionSummary, PageView};
 pub use settings::{SETTINGS_FILE, Settings};
 pub use sillok_index as index;
@@ -49,6 +55,8 @@ pub struct Sillok {
     foreground: sillok_index::Foreground,
     /// The embedding model, loaded on first use.
     embedder: retrieval::EmbedderSlot,
+    /// The audit log, opened on first use; shared with reopened handles.
+    audit: audit::AuditSlot,
 }
 
 impl Sillok {
@@ -65,6 +73,7 @@ impl Sillok {
             catalogue,
             foreground: sillok_index::Foreground::default(),
             embedder: retrieval::EmbedderSlot::default(),
+            audit: audit::AuditSlot::default(),
         })
     }
 
@@ -82,6 +91,7 @@ impl Sillok {
             catalogue: Catalogue::open(&self.data_dir.models())?,
             foreground: self.foreground.clone(),
             embedder: self.embedder.clone(),
+            audit: self.audit.clone(),
         })
     }
 

@@ -11,7 +11,7 @@ use sillok_index::{
     Limits, SearchRequest, SearchResults, TokenCounter, WatchEvent,
 };
 
-use crate::{Error, Result, Sillok};
+use crate::{Error, Result, Sillok, audit};
 
 /// Environment variable naming the chunking tokenizer file (development, tests).
 pub const CHUNK_TOKENIZER_ENV: &str = "SILLOK_CHUNK_TOKENIZER";
@@ -36,6 +36,8 @@ pub struct CollectionSummary {
     pub duplicates: usize,
     /// Chunks searchable.
     pub chunks: u64,
+    /// Whether scanned pages of its files are read by OCR.
+    pub ocr: bool,
 }
 
 /// One page of a library document, as the index saw it: search and citation
@@ -121,10 +123,61 @@ impl Sillok {
         roots: &[PathBuf],
         progress: &mut dyn FnMut(&IngestEvent),
     ) -> Result<IngestReport> {
-        let library = self.library()?;
-        let counter = TokenCounter::from_file(&self.chunk_tokenizer_path()?)?;
-        let mut writer = library.writer(counter, self.ingest_settings())?;
-        Ok(writer.ingest(collection, roots, progress)?)
+        self.ingest_until(collection, roots, &AtomicBool::new(false), progress)
+    }
+
+    /// [`Sillok::ingest`], stopping once `stop` is set: between batches of
+    /// files (those done are committed) and between OCR pages. What was not
+    /// reached is taken up by the next ingestion of the collection
+    /// ([`Sillok::reindex_until`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Sillok::ingest`].
+    pub fn ingest_until(
+        &self,
+        collection: &str,
+        roots: &[PathBuf],
+        stop: &AtomicBool,
+        progress: &mut dyn FnMut(&IngestEvent),
+    ) -> Result<IngestReport> {
+        let result = (|| -> Result<_> {
+            let library = self.library()?;
+            let counter = TokenCounter::from_file(&self.chunk_tokenizer_path()?)?;
+            let mut writer = library.writer(counter, self.ingest_settings())?;
+            Ok(writer.ingest_until(collection, roots, stop, progress)?)
+        })();
+        let event = audit::events::ingest(collection, roots);
+        self.audited(event, result, audit::events::describe_ingest)
+    }
+
+    /// Brings `collection` in step with its folders: new and changed files
+    /// indexed, vanished ones removed, files and OCR pages an earlier run
+    /// left undone taken up. A folder that is gone (an unplugged drive) is
+    /// skipped, not emptied. Stops like [`Sillok::ingest_until`].
+    ///
+    /// # Errors
+    ///
+    /// [`sillok_index::Error::UnknownCollection`]; as [`Sillok::ingest`].
+    pub fn reindex_until(
+        &self,
+        collection: &str,
+        stop: &AtomicBool,
+        progress: &mut dyn FnMut(&IngestEvent),
+    ) -> Result<IngestReport> {
+        let record = self
+            .library()?
+            .collections()?
+            .into_iter()
+            .find(|c| c.name == collection)
+            .ok_or_else(|| sillok_index::Error::UnknownCollection(collection.to_owned()))?;
+        let roots: Vec<PathBuf> = record
+            .roots
+            .iter()
+            .map(PathBuf::from)
+            .filter(|r| r.exists())
+            .collect();
+        self.ingest_until(collection, &roots, stop, progress)
     }
 
     /// Keeps `collections` (all when empty) in step with their folders until
@@ -140,6 +193,7 @@ impl Sillok {
         stop: &AtomicBool,
         on: &mut dyn FnMut(WatchEvent<'_>),
     ) -> Result<()> {
+        self.record(audit::events::watch(collections))?;
         let library = self.library()?;
         let counter = TokenCounter::from_file(&self.chunk_tokenizer_path()?)?;
         let mut writer = library.writer(counter, self.ingest_settings())?;
@@ -152,10 +206,14 @@ impl Sillok {
     ///
     /// As [`Sillok::ingest`]; unknown collection.
     pub fn remove_collection(&self, name: &str) -> Result<usize> {
-        let library = self.library()?;
-        let counter = TokenCounter::from_file(&self.chunk_tokenizer_path()?)?;
-        let mut writer = library.writer(counter, self.ingest_settings())?;
-        Ok(writer.remove_collection(name)?)
+        let result = (|| -> Result<_> {
+            let library = self.library()?;
+            let counter = TokenCounter::from_file(&self.chunk_tokenizer_path()?)?;
+            let mut writer = library.writer(counter, self.ingest_settings())?;
+            Ok(writer.remove_collection(name)?)
+        })();
+        let event = audit::events::remove_collection(name);
+        self.audited(event, result, |files, e| e.object("files", *files))
     }
 
     /// Turns OCR of `collection`'s scanned pages on or off (creating the
@@ -165,10 +223,14 @@ impl Sillok {
     ///
     /// As [`Sillok::ingest`]; an invalid collection name.
     pub fn set_collection_ocr(&self, collection: &str, on: bool) -> Result<()> {
-        let library = self.library()?;
-        let counter = TokenCounter::from_file(&self.chunk_tokenizer_path()?)?;
-        let mut writer = library.writer(counter, self.ingest_settings())?;
-        Ok(writer.set_collection_ocr(collection, on)?)
+        let result = (|| -> Result<_> {
+            let library = self.library()?;
+            let counter = TokenCounter::from_file(&self.chunk_tokenizer_path()?)?;
+            let mut writer = library.writer(counter, self.ingest_settings())?;
+            Ok(writer.set_collection_ocr(collection, on)?)
+        })();
+        let event = audit::events::collection_ocr(collection, on);
+        self.audited(event, result, |(), e| e)
     }
 
     /// The collections with their files counted by state.
@@ -183,6 +245,7 @@ impl Sillok {
             let mut summary = CollectionSummary {
                 name: record.name.clone(),
                 roots: record.roots.clone(),
+                ocr: record.ocr,
                 ..CollectionSummary::default()
             };
             for file in library.status(Some(&record.name))? {
@@ -212,6 +275,16 @@ impl Sillok {
     /// [`Error::NotInLibrary`], [`Error::NoSuchPage`],
     /// [`Error::DocumentUnreadable`] (moved, changed or now unparseable).
     pub fn page_view(&self, path: &str, page: u32) -> Result<PageView> {
+        let result = self.read_page(path, page);
+        self.audited(
+            audit::events::view_source(path, page),
+            result,
+            audit::events::describe_view,
+        )
+        .map(|(view, _)| view)
+    }
+
+    fn read_page(&self, path: &str, page: u32) -> Result<(PageView, audit::events::PageFacts)> {
         let library = self.library()?;
         let record = library
             .file(path)?
@@ -231,13 +304,17 @@ impl Sillok {
             .parse_as_indexed(&file_name, &bytes, &Limits::default())?
             .map_err(|e| unreadable(e.to_string()))?;
         let pages = parsed.pages.iter().map(|p| p.number).max().unwrap_or(0);
-        let text = parsed
+        let (text, patient_id) = parsed
             .pages
             .iter()
             .find(|p| p.number == page)
-            .map(|p| p.text())
+            .map(|p| (p.text(), p.meta.patient_id.clone()))
             .ok_or(Error::NoSuchPage { page, pages })?;
-        Ok(PageView {
+        let facts = audit::events::PageFacts {
+            doc_key: (record.content_hash.as_ref()).map(|h| format!("{}:{h}", record.collection)),
+            patient_id,
+        };
+        let view = PageView {
             path: path.to_owned(),
             collection: record.collection,
             title: parsed.title.unwrap_or(file_name),
@@ -245,7 +322,8 @@ impl Sillok {
             page,
             pages,
             text,
-        })
+        };
+        Ok((view, facts))
     }
 
     /// Searches the library.
@@ -255,24 +333,33 @@ impl Sillok {
     /// Bad filters, index errors.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResults> {
         let _interactive = self.foreground();
-        let request = self.with_dense_query(request)?;
-        Ok(self.library()?.search(&request)?)
+        let result = (|| -> Result<_> {
+            let request = self.with_dense_query(request)?;
+            Ok(self.library()?.search(&request)?)
+        })();
+        let event = audit::events::search(request);
+        self.audited(event, result, audit::events::describe_search)
     }
 
     /// Evaluates retrieval on a BEIR-layout set with a throwaway library
     /// (under `<data>/tmp/`, removed afterwards): BM25 alone, or with
     /// `hybrid` the corpus embedded by the active embedding model and every
     /// query fused with its nearest chunks (query embedding counted in the
-    /// latency).
+    /// latency). The corpus's vectors are kept, a batch at a time, in the
+    /// evaluation cache ([`crate::retrieval::EVAL_VECTORS_FILE`]) and taken
+    /// from it by later runs: a run cancelled or killed while embedding goes
+    /// on where it stopped, a repeated run embeds nothing.
     ///
     /// # Errors
     ///
-    /// Unreadable set, missing tokenizer or embedding model, index failures.
+    /// Unreadable set, missing tokenizer or embedding model, index failures;
+    /// [`Error::Cancelled`] when `cancel` stops the embedding.
     pub fn eval_retrieval(
         &self,
         set_dir: &Path,
         max_queries: Option<usize>,
         hybrid: bool,
+        cancel: &sillok_models::CancelToken,
         progress: &mut dyn FnMut(crate::retrieval::EmbedProgress),
     ) -> Result<EvalReport> {
         let counter = TokenCounter::from_file(&self.chunk_tokenizer_path()?)?;
@@ -286,25 +373,36 @@ impl Sillok {
         };
         self.in_scratch_dir("eval", |work| {
             let set = sillok_index::EvalSet::build(set_dir, work, counter)?;
-            let Some(entry) = entry else {
-                return Ok(set.score(max_queries, &mut |library, request| {
-                    library.search(&request)
-                })?);
-            };
-            let never = sillok_models::CancelToken::default();
-            self.embed_chunks(set.library(), &entry, &never, progress)?;
+            if let Some(entry) = &entry {
+                let mut cache = self.eval_vector_cache()?;
+                let embedded =
+                    self.embed_chunks(set.library(), entry, Some(&mut cache), cancel, progress)?;
+                if embedded.cancelled {
+                    return Err(Error::Cancelled);
+                }
+            }
+            // After a failure or a cancel the remaining queries are skipped.
             let mut failure = None;
             let report = set.score(max_queries, &mut |library, mut request| {
-                match self.dense_query(&entry, &request.query) {
-                    Ok(dense) => request.dense = dense,
-                    Err(e) => failure = Some(e),
+                if failure.is_none() && cancel.is_cancelled() {
+                    failure = Some(Error::Cancelled);
+                }
+                if let (None, Some(entry)) = (&failure, &entry) {
+                    match self.dense_query(entry, &request.query) {
+                        Ok(dense) => request.dense = dense,
+                        Err(e) => failure = Some(e),
+                    }
+                }
+                if failure.is_some() {
+                    return Ok(SearchResults {
+                        hits: Vec::new(),
+                        chunks_searched: 0,
+                        elapsed: Duration::ZERO,
+                    });
                 }
                 library.search(&request)
             })?;
-            match failure {
-                Some(e) => Err(e),
-                None => Ok(report),
-            }
+            failure.map_or(Ok(report), Err)
         })
     }
 

@@ -10,13 +10,17 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sillok_index::{DenseQuery, EmbeddingCoverage, Library, SearchRequest};
+use sillok_index::{DenseQuery, EmbeddingCache, EmbeddingCoverage, Library, SearchRequest};
 use sillok_models::{CancelToken, Embedder, EngineOptions, ModelEntry, Role};
 
 use crate::{Error, Result, Sillok};
 
 /// Chunks embedded per engine call and per store transaction.
-const EMBED_BATCH: usize = 32;
+pub(crate) const EMBED_BATCH: usize = 32;
+
+/// The evaluation cache's file in `<data>/cache/`: vectors of evaluation
+/// corpora by model and exact input ([`EmbeddingCache`]), shared by every set.
+pub const EVAL_VECTORS_FILE: &str = "eval-vectors.sqlite";
 
 /// What a model wants in front of queries and passages. The E5 family was
 /// trained with `query: ` / `passage: ` and ranks worse without them; other
@@ -70,12 +74,16 @@ impl EmbeddingStyle {
     }
 }
 
-/// Progress of [`Sillok::embed_library`].
+/// Progress of [`Sillok::embed_library`] (and of the corpus of a hybrid
+/// evaluation, [`Sillok::eval_retrieval`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EmbedProgress {
-    /// Chunks embedded in this run so far.
+    /// Chunks embedded by the model in this run so far.
     pub done: usize,
-    /// Chunks this run has to embed.
+    /// Chunks whose vectors were found in the evaluation cache instead, so
+    /// far (always 0 for the library).
+    pub cached: usize,
+    /// Chunks this run has to give vectors (embedded or cached).
     pub pending: usize,
     /// Distinct chunks in the library.
     pub total: usize,
@@ -88,6 +96,8 @@ pub struct EmbedReport {
     pub model: String,
     /// Chunks embedded.
     pub embedded: usize,
+    /// Chunks whose vectors came from the evaluation cache.
+    pub cached: usize,
     /// Chunks that were already embedded.
     pub already: usize,
     /// Whether the run stopped early on request.
@@ -178,15 +188,21 @@ impl Sillok {
         let Some(entry) = self.active_embedding_model()? else {
             return Ok(None);
         };
-        self.embed_chunks(&self.library()?, &entry, cancel, progress)
+        self.embed_chunks(&self.library()?, &entry, None, cancel, progress)
             .map(Some)
     }
 
-    /// Embeds the chunks of `library` that have no vector from `entry`.
+    /// Embeds the chunks of `library` that have no vector from `entry`, a
+    /// batch at a time, each batch stored in one transaction. With a
+    /// `cache`, vectors it holds are copied instead of embedded and new ones
+    /// are kept in it too (before the library gets them), so a run killed at
+    /// any point loses at most the batch in flight. The model is loaded only
+    /// once a chunk needs it.
     pub(crate) fn embed_chunks(
         &self,
         library: &Library,
         entry: &ModelEntry,
+        mut cache: Option<&mut EmbeddingCache>,
         cancel: &CancelToken,
         progress: &mut dyn FnMut(EmbedProgress),
     ) -> Result<EmbedReport> {
@@ -195,45 +211,89 @@ impl Sillok {
         let mut report = EmbedReport {
             model: entry.name.clone(),
             embedded: 0,
+            cached: 0,
             already: pending.total - pending.pending(),
             cancelled: false,
             elapsed: Duration::ZERO,
         };
-        if pending.pending() > 0 {
-            let embedder = self.embedder(entry)?;
-            let style = EmbeddingStyle::of(entry);
-            loop {
-                if cancel.is_cancelled() {
-                    report.cancelled = true;
-                    break;
-                }
-                self.foreground.wait_until_idle();
-                let batch = pending.next_batch(EMBED_BATCH)?;
-                if batch.is_empty() {
-                    break;
-                }
-                let texts: Vec<String> = batch
-                    .iter()
-                    .map(|c| style.passage(&c.title, &c.headings, &c.text))
-                    .collect();
-                let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-                let vectors = embedder.embed(&refs)?;
-                let keyed: Vec<(String, Vec<f32>)> = batch
-                    .into_iter()
-                    .map(|c| c.chunk_hash)
-                    .zip(vectors)
-                    .collect();
-                library.store_embeddings(&entry.sha256, &keyed)?;
-                report.embedded += keyed.len();
-                progress(EmbedProgress {
-                    done: report.embedded,
-                    pending: pending.pending(),
-                    total: pending.total,
-                });
+        let style = EmbeddingStyle::of(entry);
+        let mut embedder = None;
+        while pending.handed_out() < pending.pending() {
+            if cancel.is_cancelled() {
+                report.cancelled = true;
+                break;
             }
+            self.foreground.wait_until_idle();
+            let batch = pending.next_batch(EMBED_BATCH)?;
+            let texts: Vec<String> = batch
+                .iter()
+                .map(|c| style.passage(&c.title, &c.headings, &c.text))
+                .collect();
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let mut vectors = match cache.as_deref() {
+                Some(cache) => cache.get(&entry.sha256, &refs)?,
+                None => vec![None; refs.len()],
+            };
+            let missing: Vec<usize> = (0..refs.len()).filter(|&i| vectors[i].is_none()).collect();
+            let cached = refs.len() - missing.len();
+            if !missing.is_empty() {
+                let embedder = match &embedder {
+                    Some(loaded) => Arc::clone(loaded),
+                    None => Arc::clone(embedder.insert(self.embedder(entry)?)),
+                };
+                let inputs: Vec<&str> = missing.iter().map(|&i| refs[i]).collect();
+                let fresh = embedder.embed(&inputs)?;
+                if let Some(cache) = cache.as_deref_mut() {
+                    let keep: Vec<(&str, &[f32])> = inputs
+                        .iter()
+                        .zip(&fresh)
+                        .map(|(input, vector)| (*input, vector.as_slice()))
+                        .collect();
+                    cache.put(&entry.sha256, &keep)?;
+                }
+                for (i, vector) in missing.iter().zip(fresh) {
+                    vectors[*i] = Some(vector);
+                    report.embedded += 1;
+                }
+            }
+            let keyed: Vec<(String, Vec<f32>)> = batch
+                .into_iter()
+                .zip(vectors)
+                .filter_map(|(chunk, vector)| Some((chunk.chunk_hash, vector?)))
+                .collect();
+            library.store_embeddings(&entry.sha256, &keyed)?;
+            report.cached += cached;
+            progress(EmbedProgress {
+                done: report.embedded,
+                cached: report.cached,
+                pending: pending.pending(),
+                total: pending.total,
+            });
         }
         report.elapsed = started.elapsed();
         Ok(report)
+    }
+
+    /// The evaluation cache, created on first use.
+    pub(crate) fn eval_vector_cache(&self) -> Result<EmbeddingCache> {
+        let dir = self.data_dir().cache();
+        std::fs::create_dir_all(&dir).map_err(|source| Error::DataDir {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(EmbeddingCache::open(&dir.join(EVAL_VECTORS_FILE))?)
+    }
+
+    /// Another handle on this data directory whose embedding model is
+    /// `embedder`, already loaded (a benchmark chooses its threads).
+    ///
+    /// # Errors
+    ///
+    /// Catalogue errors.
+    pub(crate) fn with_embedder(&self, embedder: Embedder) -> Result<Sillok> {
+        let mut handle = self.reopen()?;
+        handle.embedder = EmbedderSlot(Arc::new(Mutex::new(Some(Arc::new(embedder)))));
+        Ok(handle)
     }
 
     /// `request` with the query embedded by the active embedding model, when
@@ -278,6 +338,125 @@ impl Sillok {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::DataDir;
+    use std::path::{Path, PathBuf};
+
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    const TOPICS: [&str; 8] = [
+        "High blood pressure is treated first with an ACE inhibitor or a thiazide.",
+        "Type 2 diabetes is managed with metformin, diet and exercise.",
+        "Asthma attacks are relieved with an inhaled short-acting beta agonist.",
+        "A fractured wrist is immobilised in a cast for six weeks.",
+        "Migraine headaches may be prevented with propranolol.",
+        "Iron deficiency anaemia is corrected with oral iron tablets.",
+        "Community-acquired pneumonia is treated with amoxicillin.",
+        "Hypothyroidism is replaced with daily levothyroxine.",
+    ];
+
+    /// A BEIR-layout set of 40 notes (five per topic, all distinct: more
+    /// than one embedding batch) and one judged query per topic.
+    fn write_set(dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir.join("qrels"))?;
+        let mut corpus = String::new();
+        let mut qrels = String::from("query-id\tcorpus-id\tscore\n");
+        for i in 0..40 {
+            let topic = TOPICS[i % TOPICS.len()];
+            let line = serde_json::json!({
+                "_id": format!("d{i}"),
+                "title": format!("Clinic note {i}"),
+                "text": format!("{topic} Review in {} weeks.", i + 1),
+            });
+            corpus.push_str(&format!("{line}\n"));
+            qrels.push_str(&format!("q{}\td{i}\t1\n", i % TOPICS.len()));
+        }
+        let questions = [
+            "what is the first drug for hypertension",
+            "how is diabetes managed",
+            "what relieves an asthma attack",
+            "how long does a broken wrist stay in plaster",
+            "can migraines be prevented",
+            "how is anaemia from low iron treated",
+            "which antibiotic for pneumonia",
+            "what replaces thyroid hormone",
+        ];
+        let mut queries = String::new();
+        for (i, q) in questions.iter().enumerate() {
+            let line = serde_json::json!({ "_id": format!("q{i}"), "text": q });
+            queries.push_str(&format!("{line}\n"));
+        }
+        std::fs::write(dir.join("corpus.jsonl"), corpus)?;
+        std::fs::write(dir.join("queries.jsonl"), queries)?;
+        std::fs::write(dir.join("qrels/test.tsv"), qrels)
+    }
+
+    /// The fetched model files (`SILLOK_MODEL_FILES`, else the set-up
+    /// script's cache).
+    fn model_files() -> PathBuf {
+        std::env::var_os("SILLOK_MODEL_FILES")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/sillok/model-files"))
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_hybrid_evaluation_resumes_and_a_repeated_one_embeds_nothing() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let mut sillok = Sillok::open(DataDir::at(dir.path().join("data")))?;
+        crate::library::install_test_tokenizer(&sillok)?;
+        sillok.import_model(
+            &model_files().join("multilingual-e5-small.gguf"),
+            None,
+            &mut |_, _| {},
+        )?;
+        let set = dir.path().join("set");
+        write_set(&set)?;
+        let run = |cancel_after_first_batch: bool| {
+            let cancel = CancelToken::default();
+            let stop = cancel.clone();
+            let mut seen = Vec::new();
+            let report = sillok.eval_retrieval(&set, None, true, &cancel, &mut |p| {
+                seen.push((p.done, p.cached, p.pending));
+                if cancel_after_first_batch {
+                    stop.cancel();
+                }
+            });
+            (report, seen)
+        };
+
+        // Cancelled after the first batch: that batch is kept.
+        let (report, seen) = run(true);
+        assert!(matches!(report, Err(Error::Cancelled)), "{report:?}");
+        assert_eq!(seen, [(EMBED_BATCH, 0, 40)]);
+        // Nothing is left in the scratch folder.
+        let tmp = sillok.data_dir().root().join("tmp");
+        assert_eq!(std::fs::read_dir(&tmp)?.count(), 0);
+
+        // Resumed: the first batch comes from the cache, the rest is embedded.
+        let (report, seen) = run(false);
+        let resumed = report?;
+        assert_eq!(seen.last(), Some(&(40 - EMBED_BATCH, EMBED_BATCH, 40)));
+        assert_eq!(resumed.queries, 8);
+        assert!(resumed.ndcg_at_10 > 0.5, "{resumed:?}");
+
+        // Repeated: every vector from the cache, the same figures.
+        let (report, seen) = run(false);
+        let repeated = report?;
+        assert_eq!(seen.last(), Some(&(0, 40, 40)));
+        assert_eq!(
+            (
+                repeated.ndcg_at_10,
+                repeated.recall_at_10,
+                repeated.mrr_at_10
+            ),
+            (resumed.ndcg_at_10, resumed.recall_at_10, resumed.mrr_at_10)
+        );
+        let model = sillok.active_embedding_model()?.ok_or("no model")?;
+        assert_eq!(sillok.eval_vector_cache()?.count(&model.sha256)?, 40);
+        Ok(())
+    }
 
     #[test]
     fn passages_carry_their_context_and_the_models_prefix() {

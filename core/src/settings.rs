@@ -30,6 +30,15 @@ pub struct Settings {
     /// Fuse BM25 with embedding vectors when an embedding model is active;
     /// `None`: on.
     pub hybrid_search: Option<bool>,
+    /// Minutes without use before the vault's data key is dropped from memory
+    /// (1 to 1440); `None`: [`crate::vault::DEFAULT_IDLE_LOCK_MINUTES`].
+    pub idle_lock_minutes: Option<u32>,
+    /// Days audit records are kept before `sillok audit purge` removes them
+    /// (730 to 36500); `None`: two years, the least accepted.
+    pub audit_retention_days: Option<u32>,
+    /// Regular expressions for patient ids / MRNs masked as PHI in logs and
+    /// exports, besides the built-in detectors.
+    pub phi_patterns: Option<Vec<String>>,
 }
 
 impl Settings {
@@ -59,7 +68,32 @@ impl Settings {
         {
             return bad("context_length must be between 256 and 1048576 tokens");
         }
+        if self
+            .idle_lock_minutes
+            .is_some_and(|m| !(1..=1440).contains(&m))
+        {
+            return bad("idle_lock_minutes must be between 1 and 1440");
+        }
+        if self
+            .audit_retention_days
+            .is_some_and(|d| !(crate::audit::MIN_RETENTION_DAYS..=36_500).contains(&d))
+        {
+            return bad(
+                "audit_retention_days must be between 730 (two years, the legal minimum for access logs) and 36500",
+            );
+        }
+        if let Some(patterns) = &self.phi_patterns {
+            crate::phi::validate_patterns(patterns)?;
+        }
         Ok(())
+    }
+
+    /// How long the vault's data key may sit unused.
+    pub fn idle_lock(&self) -> std::time::Duration {
+        let minutes = self
+            .idle_lock_minutes
+            .unwrap_or(crate::vault::DEFAULT_IDLE_LOCK_MINUTES);
+        std::time::Duration::from_secs(u64::from(minutes) * 60)
     }
 }
 
@@ -94,6 +128,15 @@ impl Sillok {
     ///
     /// Invalid values, an unknown profile, write failures.
     pub fn save_settings(&self, settings: &Settings) -> Result<()> {
+        let before = self.settings().unwrap_or_default();
+        let result = self.write_settings(settings);
+        let event = crate::audit::AuditEvent::new(crate::audit::Action::Settings);
+        self.audited(event, result, |(), event| {
+            event.object("changed", changed_settings(&before, settings))
+        })
+    }
+
+    fn write_settings(&self, settings: &Settings) -> Result<()> {
         settings.validate()?;
         if let Some(profile) = &settings.profile {
             self.profile(Some(profile))?;
@@ -103,6 +146,20 @@ impl Sillok {
             .map_err(|e| settings_error(&path, e.to_string()))?;
         write_atomic(&path, text.as_bytes()).map_err(|e| settings_error(&path, e.to_string()))
     }
+}
+
+/// The settings that differ, with their new values (none carries patient data).
+fn changed_settings(before: &Settings, after: &Settings) -> serde_json::Value {
+    let (Ok(serde_json::Value::Object(before)), Ok(serde_json::Value::Object(after))) =
+        (serde_json::to_value(before), serde_json::to_value(after))
+    else {
+        return serde_json::Value::Null;
+    };
+    let changed: serde_json::Map<String, serde_json::Value> = after
+        .into_iter()
+        .filter(|(key, value)| before.get(key) != Some(value))
+        .collect();
+    serde_json::Value::Object(changed)
 }
 
 fn settings_error(path: &Path, reason: String) -> Error {
@@ -166,6 +223,18 @@ mod tests {
             },
             Settings {
                 context_length: Some(10),
+                ..Settings::default()
+            },
+            Settings {
+                idle_lock_minutes: Some(0),
+                ..Settings::default()
+            },
+            Settings {
+                audit_retention_days: Some(365),
+                ..Settings::default()
+            },
+            Settings {
+                phi_patterns: Some(vec!["MRN(".into()]),
                 ..Settings::default()
             },
         ] {

@@ -1,6 +1,7 @@
 //! Building blocks of `sillok bench index`: a generated Korean/English corpus,
-//! query sets drawn from it, and a plain tantivy index of the same text as the
-//! baseline our pipeline is compared with. Nothing here is asserted; the
+//! query sets drawn from it, a plain tantivy index of the same text as the
+//! baseline our pipeline is compared with, and synthetic chunk vectors (no
+//! model needed) to time hybrid search. Nothing here is asserted; the
 //! figures are reported.
 
 use std::path::{Path, PathBuf};
@@ -14,6 +15,8 @@ use tantivy::{Index, IndexWriter, ReloadPolicy, TantivyDocument};
 
 use crate::parse::{Limits, parse_bytes};
 use crate::{Error, Result};
+
+pub mod sealed;
 
 /// Paragraphs per generated file.
 const PARAGRAPHS_PER_FILE: usize = 24;
@@ -365,6 +368,144 @@ impl RawTantivy {
     }
 }
 
+/// Synthetic embeddings: unit vectors scattered around a fixed set of
+/// centroids (topics of skewed sizes, as in a real library), so the nearest
+/// neighbours of a query are a topic's members and not an arbitrary slice of
+/// a uniform cloud. A chunk's vector is a pure function of its hash and the
+/// seed, whatever order chunks are handed out in.
+#[derive(Debug, Clone)]
+pub struct SyntheticVectors {
+    dims: usize,
+    seed: u64,
+    centroids: Vec<Vec<f32>>,
+}
+
+/// How far members stray from their centroid: with noise of this length two
+/// members of a topic have a cosine of about 1 / (1 + 0.6²) ≈ 0.74, members
+/// of different topics about 0.
+const TOPIC_SPREAD: f32 = 0.6;
+
+impl SyntheticVectors {
+    /// Vectors of `dims` dimensions around `topics` centroids.
+    pub fn new(dims: usize, topics: usize, seed: u64) -> SyntheticVectors {
+        let mut rng = Rng::new(seed ^ 0x5eed_0f70_91c5);
+        let centroids = (0..topics.max(1))
+            .map(|_| unit((0..dims).map(|_| gaussian(&mut rng)).collect()))
+            .collect();
+        SyntheticVectors {
+            dims,
+            seed,
+            centroids,
+        }
+    }
+
+    /// Width of the vectors.
+    pub fn dims(&self) -> usize {
+        self.dims
+    }
+
+    /// Topics the vectors cluster around.
+    pub fn topics(&self) -> usize {
+        self.centroids.len()
+    }
+
+    /// The vector of the chunk whose hash is `chunk_hash`.
+    pub fn chunk(&self, chunk_hash: &str) -> Vec<f32> {
+        let mut key = self.seed;
+        for b in chunk_hash.bytes() {
+            key = key.rotate_left(5) ^ u64::from(b);
+            key = key.wrapping_mul(0x100_0000_01b3);
+        }
+        self.around_a_topic(&mut Rng::new(key))
+    }
+
+    /// The `i`-th query vector: near a topic, like a question about it.
+    pub fn query(&self, i: usize) -> Vec<f32> {
+        self.around_a_topic(&mut Rng::new(self.seed.rotate_left(29) ^ i as u64))
+    }
+
+    fn around_a_topic(&self, rng: &mut Rng) -> Vec<f32> {
+        // Topic sizes fall off like 1/√rank: the first few are large.
+        let u = (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+        let topic = ((self.centroids.len() as f64) * u * u) as usize % self.centroids.len();
+        let centroid = &self.centroids[topic];
+        let scale = TOPIC_SPREAD / (self.dims.max(1) as f32).sqrt();
+        unit(centroid.iter().map(|c| c + scale * gaussian(rng)).collect())
+    }
+}
+
+/// A standard normal draw (Box–Muller).
+fn gaussian(rng: &mut Rng) -> f32 {
+    let u1 = ((rng.next() >> 11) as f64 + 1.0) / ((1u64 << 53) as f64 + 1.0);
+    let u2 = (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+    ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+}
+
+/// `v` scaled to unit length (unchanged when zero).
+fn unit(mut v: Vec<f32>) -> Vec<f32> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        v.iter_mut().for_each(|x| *x /= norm);
+    }
+    v
+}
+
+/// Loading one model's vectors from the store into the searched matrix.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VectorLoad {
+    /// Vectors loaded.
+    pub rows: usize,
+    /// Their width.
+    pub dims: usize,
+    /// Time to read and quantise them.
+    pub time: Duration,
+    /// Memory the matrix holds.
+    pub memory_bytes: usize,
+}
+
+/// Times loading `model`'s vectors of `library` as the first hybrid search
+/// after a change does (the search's own cache is left alone).
+///
+/// # Errors
+///
+/// Vector store errors.
+pub fn vector_load(library: &crate::Library, model: &str) -> Result<VectorLoad> {
+    let started = Instant::now();
+    let matrix = crate::vectors::VectorStore::open(library.dir())?.load(model)?;
+    let time = started.elapsed();
+    Ok(matrix.map_or_else(VectorLoad::default, |m| VectorLoad {
+        rows: m.len(),
+        dims: m.dims(),
+        time,
+        memory_bytes: m.memory_bytes(),
+    }))
+}
+
+/// Latency of the exact nearest-vector scan alone (as many nearest of each
+/// query among all of `model`'s vectors as a hybrid search takes), without
+/// BM25 or fetching hits.
+///
+/// # Errors
+///
+/// Vector store errors.
+pub fn dense_scan_latency(
+    library: &crate::Library,
+    model: &str,
+    queries: &[Vec<f32>],
+) -> Result<Latency> {
+    let k = crate::search::DENSE_CANDIDATES;
+    let Some(matrix) = library.vector_matrix(model)? else {
+        return Ok(Latency::default());
+    };
+    let mut samples = Vec::with_capacity(queries.len());
+    for query in queries {
+        let started = Instant::now();
+        std::hint::black_box(matrix.nearest(query, k));
+        samples.push(started.elapsed());
+    }
+    Ok(Latency::of(&mut samples))
+}
+
 /// PDF text extraction speed over `files`, repeated until at least `min_time`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct PdfSpeed {
@@ -448,6 +589,28 @@ mod tests {
             assert!(all.contains(phrase.trim_matches('"')), "{phrase}");
         }
         Ok(())
+    }
+
+    #[test]
+    fn synthetic_vectors_are_unit_reproducible_and_clustered() {
+        let a = SyntheticVectors::new(64, 16, 3);
+        let b = SyntheticVectors::new(64, 16, 3);
+        let v = a.chunk("0123abcd");
+        assert_eq!(v, b.chunk("0123abcd"));
+        assert_eq!(v.len(), 64);
+        let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "{norm}");
+        assert_ne!(v, a.chunk("0123abce"));
+        // Neighbours are a topic's members: some pairs are close, most are not.
+        let rows: Vec<Vec<f32>> = (0..200).map(|i| a.chunk(&format!("{i:x}"))).collect();
+        let cos = |x: &[f32], y: &[f32]| x.iter().zip(y).map(|(p, q)| p * q).sum::<f32>();
+        let close = rows[1..].iter().filter(|r| cos(&rows[0], r) > 0.5).count();
+        assert!(
+            close > 0 && close < 150,
+            "{close} of 199 close to the first"
+        );
+        assert_eq!(a.query(5), b.query(5));
+        assert_ne!(a.query(5), a.query(6));
     }
 
     #[test]

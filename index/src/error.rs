@@ -28,7 +28,28 @@ pub enum Error {
     },
     /// The search index failed.
     #[error("search index error")]
-    Tantivy(#[from] tantivy::TantivyError),
+    Tantivy(#[source] tantivy::TantivyError),
+    /// A file of the encrypted search index failed its integrity check: it
+    /// was damaged or tampered with, and nothing of it was used.
+    #[error(
+        "the search index is damaged or was tampered with ({} failed its integrity check): rebuild it; its documents are then indexed again from their folders",
+        file.display()
+    )]
+    Tampered {
+        /// The file, as named in the index folder.
+        file: PathBuf,
+    },
+    /// The key does not open the library's encrypted search index.
+    #[error("this key does not open the library's encrypted search index")]
+    WrongKey,
+    /// The search index is encrypted and was opened without a key.
+    #[error("the search index is encrypted: unlock the vault to open it")]
+    Encrypted,
+    /// The search index is not encrypted and was opened with a key.
+    #[error(
+        "the search index is not encrypted yet: it must be migrated before it is opened with a key"
+    )]
+    NotEncrypted,
     /// The ingestion journal failed.
     #[error("ingestion journal error")]
     Journal(#[from] rusqlite::Error),
@@ -93,6 +114,9 @@ impl Error {
                 | Error::InvalidFilter { .. }
                 | Error::Tokenizer { .. }
                 | Error::Watch { .. }
+                | Error::Tampered { .. }
+                | Error::WrongKey
+                | Error::Encrypted
         )
     }
 
@@ -100,6 +124,17 @@ impl Error {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+}
+
+/// A tantivy error whose cause is a sealed file failing its integrity check
+/// becomes [`Error::Tampered`]: corruption, with a rebuild path.
+impl From<tantivy::TantivyError> for Error {
+    fn from(err: tantivy::TantivyError) -> Self {
+        match crate::sealed::damaged_file(&err) {
+            Some(file) => Error::Tampered { file },
+            None => Error::Tantivy(err),
         }
     }
 }

@@ -33,6 +33,7 @@ pub mod ocr;
 pub mod parse;
 mod prepare;
 mod schema;
+pub mod sealed;
 mod search;
 mod timeline;
 mod vectors;
@@ -48,9 +49,10 @@ pub use library::{
 };
 pub use ocr::{DocumentOcr, LOW_OCR_CONFIDENCE, OcrPage, OcrSettings};
 pub use parse::{Limits, PageMeta};
+pub use sealed::{IndexKey, SealedStats};
 pub use search::{DenseQuery, FusionWeights, Hit, SearchRequest, SearchResults};
-pub use timeline::TimelineEntry;
-pub use vectors::{ChunkToEmbed, EmbeddingCoverage, PendingEmbeddings};
+pub use timeline::{PatientNames, TimelineEntry};
+pub use vectors::{ChunkToEmbed, EmbeddingCache, EmbeddingCoverage, PendingEmbeddings};
 pub use watch::{FolderWatch, WatchEvent};
 
 #[cfg(test)]

@@ -3,11 +3,14 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tantivy::directory::MmapDirectory;
 use tantivy::schema::{Schema, Term};
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument};
+use tantivy::{
+    Directory, Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, TantivyDocument,
+    TantivyError,
+};
 
 use crate::chunk::{Chunk, ChunkConfig, TokenCounter, chunk_document};
 use crate::foreground::Foreground;
@@ -17,6 +20,10 @@ use crate::ocr::OcrSettings;
 use crate::parse::{Limits, ParseFailure, ParsedDocument};
 use crate::prepare::{Outcome, Prepared, Preparer, default_workers, mtime_of};
 use crate::schema::{self, Fields};
+use crate::sealed::{
+    DEFAULT_BLOCK_LOG2, DEFAULT_CACHE_BYTES, IndexKey, SealedDirectory, SealedStats, Sealing,
+    sealing_of,
+};
 use crate::vectors::{VectorCache, chunk_hash};
 use crate::{Error, Result, analysis};
 
@@ -36,6 +43,8 @@ pub struct Library {
     reader: IndexReader,
     fields: Fields,
     vectors: VectorCache,
+    /// The sealed directory, when the index is encrypted (for its figures).
+    sealed: Option<SealedDirectory>,
 }
 
 impl std::fmt::Debug for Library {
@@ -52,26 +61,112 @@ impl Library {
     /// # Errors
     ///
     /// I/O, index or journal errors; [`Error::InUse`] when the index must be
-    /// cleared while another process writes it.
+    /// cleared while another process writes it; [`Error::Encrypted`] when
+    /// the index is encrypted (see [`Library::open_sealed`]).
     pub fn open(dir: &Path) -> Result<Self> {
+        Self::open_with(dir, &Storage::Plain)
+    }
+
+    /// Opens (or creates) the library stored in `dir` with its search index
+    /// encrypted at rest under `key` (see [`crate::sealed`]), decrypting
+    /// through a block cache of [`DEFAULT_CACHE_BYTES`]. Otherwise as
+    /// [`Library::open`]. The journal and the other SQLite files beside
+    /// the index are not encrypted here.
+    ///
+    /// # Errors
+    ///
+    /// As [`Library::open`]; [`Error::WrongKey`] when `key` is not the
+    /// index's; [`Error::NotEncrypted`] when `dir` holds a plaintext index;
+    /// [`Error::Tampered`] when an index file fails its integrity check.
+    pub fn open_sealed(dir: &Path, key: &IndexKey) -> Result<Self> {
+        Self::open_sealed_with_cache(dir, key, DEFAULT_CACHE_BYTES)
+    }
+
+    /// [`Library::open_sealed`] with a block cache of `cache_bytes`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Library::open_sealed`].
+    pub fn open_sealed_with_cache(dir: &Path, key: &IndexKey, cache_bytes: usize) -> Result<Self> {
+        Self::open_with(
+            dir,
+            &Storage::Sealed {
+                key: key.clone(),
+                cache_bytes,
+                block_log2: DEFAULT_BLOCK_LOG2,
+            },
+        )
+    }
+
+    pub(crate) fn open_with(dir: &Path, storage: &Storage) -> Result<Self> {
         let tantivy_dir = dir.join("tantivy");
         std::fs::create_dir_all(&tantivy_dir).map_err(|e| Error::io(&tantivy_dir, e))?;
         let (schema, fields) = schema::build();
-        clear_if_outdated(dir, &tantivy_dir, &schema)?;
-        let directory = MmapDirectory::open(&tantivy_dir).map_err(|e| Error::Tantivy(e.into()))?;
+        clear_if_outdated(dir, &tantivy_dir, &schema, storage)?;
+        let (directory, sealed) = storage.open(&tantivy_dir)?;
         let index = Index::open_or_create(directory, schema)?;
         analysis::register(&index);
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::OnCommitWithDelay)
             .try_into()?;
+        check_sealed(sealed.as_ref())?;
         Ok(Library {
             dir: dir.to_owned(),
             index,
             reader,
             fields,
             vectors: VectorCache::default(),
+            sealed,
         })
+    }
+
+    /// The block cache and decryption figures of an encrypted index.
+    pub fn sealed_stats(&self) -> Option<SealedStats> {
+        self.sealed.as_ref().map(SealedDirectory::stats)
+    }
+
+    /// Reads every file of the live index through its checks: the CRC
+    /// tantivy ends each file with and, when the index is encrypted, every
+    /// block's authentication. Returns the files whose CRC fails (none when
+    /// the index is sound).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Tampered`] for an encrypted file failing authentication;
+    /// I/O or index errors.
+    pub fn verify_index(&self) -> Result<Vec<PathBuf>> {
+        let mut damaged: Vec<PathBuf> = self.index.validate_checksum()?.into_iter().collect();
+        damaged.sort();
+        Ok(damaged)
+    }
+
+    /// Clears the search index of the library in `dir` and marks its files
+    /// pending, so the next ingest or watch pass indexes them again: the
+    /// way back from [`Error::Tampered`]. With a key, the new index is
+    /// encrypted under it; without, it is plaintext. The journal (what was
+    /// indexed from where) is kept. Returns how many files await indexing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InUse`] when another process writes the library; I/O or
+    /// journal errors.
+    pub fn rebuild_index(dir: &Path, key: Option<&IndexKey>) -> Result<usize> {
+        let storage = match key {
+            Some(key) => Storage::Sealed {
+                key: key.clone(),
+                cache_bytes: DEFAULT_CACHE_BYTES,
+                block_log2: DEFAULT_BLOCK_LOG2,
+            },
+            None => Storage::Plain,
+        };
+        let tantivy_dir = dir.join("tantivy");
+        let (schema, _) = schema::build();
+        let _lock = WriterLock::acquire(&dir.join("writer.lock"))?;
+        let mut journal = Journal::open(&dir.join("journal.sqlite"))?;
+        let (_, pending) = clear_index(&tantivy_dir, &schema, &storage, &mut journal)?;
+        tracing::info!(pending, "search index cleared for a rebuild");
+        Ok(pending)
     }
 
     /// The library's directory.
@@ -149,7 +244,8 @@ impl Library {
     ///
     /// Index errors.
     pub fn reload(&self) -> Result<()> {
-        Ok(self.reader.reload()?)
+        self.reader.reload()?;
+        check_sealed(self.sealed.as_ref())
     }
 
     /// Takes the writer lock and returns a writer.
@@ -243,6 +339,8 @@ pub enum IngestEvent {
         path: String,
         /// The page (1-based).
         page: u32,
+        /// Pages in the document (so a front end can say "page 3 of 12").
+        pages: u32,
         /// Mean word confidence (0–100); `None` when the page held no text
         /// or could not be read (then `failure` says why).
         confidence: Option<u8>,
@@ -338,7 +436,7 @@ impl LibraryWriter<'_> {
             let mut terms = inverted
                 .terms()
                 .stream()
-                .map_err(|e| Error::Tantivy(e.into()))?;
+                .map_err(|e| Error::from(TantivyError::from(e)))?;
             while terms.advance() {
                 let key = String::from_utf8_lossy(terms.key()).into_owned();
                 if !live.contains(&key) {
@@ -380,9 +478,11 @@ impl LibraryWriter<'_> {
         self.ingest_until(collection, roots, &AtomicBool::new(false), progress)
     }
 
-    /// [`LibraryWriter::ingest`], with OCR stopping (between pages, or by
-    /// ending the page's OCR process) once `stop` is set: the files are
-    /// indexed, and pages not read yet are read by a later run.
+    /// [`LibraryWriter::ingest`], stopping once `stop` is set: file
+    /// indexing between batches of files (what was prepared is committed),
+    /// OCR between pages or by ending the page's OCR process. Files not
+    /// reached and pages not read yet are taken up by a later run over the
+    /// collection (its folders are recorded before any file is read).
     ///
     /// # Errors
     ///
@@ -428,6 +528,9 @@ impl LibraryWriter<'_> {
             n => n,
         };
         for window in found.chunks(workers * FILES_PER_WORKER) {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
             self.settings.foreground.wait_until_idle();
             // Unchanged files and discovery problems need no reading.
             let mut todo = Vec::new();
@@ -866,14 +969,66 @@ impl LibraryWriter<'_> {
     }
 }
 
+/// [`Error::Tampered`] when the sealed directory found a file damaged while
+/// tantivy opened segments: tantivy takes a positions file it cannot open
+/// for an absent one, and would fail only later, without naming it.
+fn check_sealed(sealed: Option<&SealedDirectory>) -> Result<()> {
+    match sealed.and_then(SealedDirectory::damage) {
+        Some(file) => Err(Error::Tampered { file }),
+        None => Ok(()),
+    }
+}
+
+/// How the index's files are kept on disk.
+#[derive(Debug, Clone)]
+pub(crate) enum Storage {
+    /// As tantivy writes them.
+    Plain,
+    /// Sealed (see [`crate::sealed`]).
+    Sealed {
+        key: IndexKey,
+        cache_bytes: usize,
+        block_log2: u8,
+    },
+}
+
+impl Storage {
+    /// Opens the index directory; a sealed one is also returned as such.
+    fn open(&self, tantivy_dir: &Path) -> Result<(Box<dyn Directory>, Option<SealedDirectory>)> {
+        match self {
+            Storage::Plain => {
+                if sealing_of(tantivy_dir)? == Sealing::Sealed {
+                    return Err(Error::Encrypted);
+                }
+                let directory =
+                    MmapDirectory::open(tantivy_dir).map_err(|e| Error::Tantivy(e.into()))?;
+                Ok((Box::new(directory), None))
+            }
+            Storage::Sealed {
+                key,
+                cache_bytes,
+                block_log2,
+            } => {
+                let directory = SealedDirectory::open(tantivy_dir, key, *cache_bytes, *block_log2)?;
+                Ok((Box::new(directory.clone()), Some(directory)))
+            }
+        }
+    }
+}
+
 /// Clears an index built under another [`schema::VERSION`] (or whose fields
 /// differ from ours) and marks its files pending in the journal: old terms
 /// must never be searched with new analyzers. The index goes first, then the
 /// journal records the new version, so a crash in between only repeats this.
-fn clear_if_outdated(dir: &Path, tantivy_dir: &Path, schema: &Schema) -> Result<()> {
+fn clear_if_outdated(
+    dir: &Path,
+    tantivy_dir: &Path,
+    schema: &Schema,
+    storage: &Storage,
+) -> Result<()> {
     let current = |journal: &Journal| -> Result<bool> {
         Ok(journal.schema_version()? == Some(schema::VERSION)
-            && !fields_differ(tantivy_dir, schema)?)
+            && !fields_differ(tantivy_dir, schema, storage)?)
     };
     let journal_path = dir.join("journal.sqlite");
     if current(&Journal::open(&journal_path)?)? {
@@ -885,22 +1040,10 @@ fn clear_if_outdated(dir: &Path, tantivy_dir: &Path, schema: &Schema) -> Result<
     if current(&journal)? {
         return Ok(()); // another process cleared it first
     }
-    let had_index = index_exists(tantivy_dir)?;
-    let last_seq = if had_index { last_seq(tantivy_dir) } else { 0 };
-    std::fs::remove_dir_all(tantivy_dir).map_err(|e| Error::io(tantivy_dir, e))?;
-    std::fs::create_dir_all(tantivy_dir).map_err(|e| Error::io(tantivy_dir, e))?;
-    if had_index {
-        // The commit sequence goes on from the old index (answers record it):
-        // the empty index is a new state, one past the last.
-        let index = Index::create_in_dir(tantivy_dir, schema.clone())?;
-        let mut writer: IndexWriter<TantivyDocument> =
-            index.writer_with_num_threads(1, WRITER_MEMORY)?;
-        let mut prepared = writer.prepare_commit()?;
-        prepared.set_payload(&(last_seq + 1).to_string());
-        prepared.commit()?;
-        writer.wait_merging_threads()?;
-    }
-    let pending = journal.reset_for_new_schema(schema::VERSION)?;
+    // Nothing is cleared that this storage cannot open: not an encrypted
+    // index without its key, nor a plaintext one as if it were encrypted.
+    storage.open(tantivy_dir)?;
+    let (had_index, pending) = clear_index(tantivy_dir, schema, storage, &mut journal)?;
     if had_index || pending > 0 {
         tracing::info!(
             from = stored.unwrap_or(1),
@@ -912,27 +1055,69 @@ fn clear_if_outdated(dir: &Path, tantivy_dir: &Path, schema: &Schema) -> Result<
     Ok(())
 }
 
+/// Replaces the index in `tantivy_dir` with an empty one (when there was
+/// one) and marks the journal's files pending under the current schema.
+/// The caller holds the writer lock. Returns whether there was an index and
+/// how many files became pending.
+fn clear_index(
+    tantivy_dir: &Path,
+    schema: &Schema,
+    storage: &Storage,
+    journal: &mut Journal,
+) -> Result<(bool, usize)> {
+    let had_index = index_exists(tantivy_dir, storage)?;
+    // A plaintext index cleared to be rebuilt encrypted keeps its sequence too.
+    let last_seq = if had_index {
+        last_seq(tantivy_dir, storage).max(last_seq(tantivy_dir, &Storage::Plain))
+    } else {
+        0
+    };
+    std::fs::remove_dir_all(tantivy_dir).map_err(|e| Error::io(tantivy_dir, e))?;
+    std::fs::create_dir_all(tantivy_dir).map_err(|e| Error::io(tantivy_dir, e))?;
+    if had_index {
+        // The commit sequence goes on from the old index (answers record it):
+        // the empty index is a new state, one past the last.
+        let (directory, _) = storage.open(tantivy_dir)?;
+        let index = Index::create(directory, schema.clone(), IndexSettings::default())?;
+        let mut writer: IndexWriter<TantivyDocument> =
+            index.writer_with_num_threads(1, WRITER_MEMORY)?;
+        let mut prepared = writer.prepare_commit()?;
+        prepared.set_payload(&(last_seq + 1).to_string());
+        prepared.commit()?;
+        writer.wait_merging_threads()?;
+    }
+    let pending = journal.reset_for_new_schema(schema::VERSION)?;
+    Ok((had_index, pending))
+}
+
 /// The commit sequence of the index in `tantivy_dir`, whatever its schema; 0
 /// when it cannot be read (the index is about to be cleared anyway).
-fn last_seq(tantivy_dir: &Path) -> u64 {
-    MmapDirectory::open(tantivy_dir)
+fn last_seq(tantivy_dir: &Path, storage: &Storage) -> u64 {
+    storage
+        .open(tantivy_dir)
         .ok()
-        .and_then(|directory| Index::open(directory).ok())
+        .and_then(|(directory, _)| Index::open(directory).ok())
         .and_then(|index| index.load_metas().ok())
         .and_then(|metas| metas.payload)
         .and_then(|payload| payload.parse().ok())
         .unwrap_or(0)
 }
 
-fn index_exists(tantivy_dir: &Path) -> Result<bool> {
-    let directory = MmapDirectory::open(tantivy_dir).map_err(|e| Error::Tantivy(e.into()))?;
-    Index::exists(&directory).map_err(|e| Error::Tantivy(e.into()))
+/// Whether `tantivy_dir` holds an index. A sealed one counts even when it
+/// cannot be opened (damaged, or under another key): it is one to clear.
+fn index_exists(tantivy_dir: &Path, storage: &Storage) -> Result<bool> {
+    if let Storage::Sealed { .. } = storage {
+        let meta = tantivy_dir.join("meta.json");
+        return meta.try_exists().map_err(|e| Error::io(meta, e));
+    }
+    let (directory, _) = storage.open(tantivy_dir)?;
+    Index::exists(&*directory).map_err(|e| Error::from(TantivyError::from(e)))
 }
 
 /// Whether an index exists in `tantivy_dir` with fields other than `schema`'s.
-fn fields_differ(tantivy_dir: &Path, schema: &Schema) -> Result<bool> {
-    let directory = MmapDirectory::open(tantivy_dir).map_err(|e| Error::Tantivy(e.into()))?;
-    if !Index::exists(&directory).map_err(|e| Error::Tantivy(e.into()))? {
+fn fields_differ(tantivy_dir: &Path, schema: &Schema, storage: &Storage) -> Result<bool> {
+    let (directory, _) = storage.open(tantivy_dir)?;
+    if !Index::exists(&*directory).map_err(|e| Error::from(TantivyError::from(e)))? {
         return Ok(false);
     }
     Ok(Index::open(directory)?.schema() != *schema)
@@ -1103,6 +1288,44 @@ mod tests {
                 .iter()
                 .all(|r| !matches!(r.status, FileStatus::Pending))
         );
+        Ok(())
+    }
+
+    #[test]
+    fn a_stopped_ingestion_keeps_what_it_did_and_the_next_run_takes_up_the_rest() -> TestResult {
+        let data = tempfile::tempdir()?;
+        let docs = tempfile::tempdir()?;
+        for i in 0..12 {
+            std::fs::write(
+                docs.path().join(format!("{i:02}.txt")),
+                format!("note {i}: lisinopril {i} mg"),
+            )?;
+        }
+        let library = Library::open(data.path())?;
+        let settings = IngestSettings {
+            workers: 1,
+            ..IngestSettings::default()
+        };
+        let stop = AtomicBool::new(false);
+        let mut writer = library.writer(TokenCounter::from_file(&chunk_tokenizer())?, settings)?;
+        let report = writer.ingest_until("c", &[docs.path().to_owned()], &stop, &mut |e| {
+            if matches!(e, IngestEvent::File { .. }) {
+                stop.store(true, Ordering::Relaxed);
+            }
+        })?;
+        drop(writer);
+        library.reload()?;
+        // The batch under way is finished and committed; no other is started.
+        assert_eq!(report.indexed, FILES_PER_WORKER);
+        assert_eq!(library.status(Some("c"))?.len(), FILES_PER_WORKER);
+        assert_eq!(hits(&library, "lisinopril")?, FILES_PER_WORKER);
+
+        let report = ingest(&library, docs.path())?;
+        assert_eq!(
+            (report.indexed, report.unchanged),
+            (12 - FILES_PER_WORKER, FILES_PER_WORKER)
+        );
+        assert_eq!(library.status(Some("c"))?.len(), 12);
         Ok(())
     }
 }

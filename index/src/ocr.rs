@@ -559,7 +559,8 @@ impl LibraryWriter<'_> {
         });
         std::fs::write(&input, &bytes).map_err(|e| Error::io(&input, e))?;
         let mut sizes = BTreeMap::new();
-        let pages: Vec<u32> = match kind {
+        // The pages to read, and how many the document has.
+        let (pages, page_count): (Vec<u32>, u32) = match kind {
             Some(DocKind::Pdf) => {
                 let info = match tools.pdf_info(&input, limits.max_pages, &settings, stop) {
                     Ok(info) => info,
@@ -574,12 +575,15 @@ impl LibraryWriter<'_> {
                 store.set_page_count(hash, count)?;
                 sizes = info.sizes;
                 if primary.status == FileStatus::NeedsOcr {
-                    (1..=count).collect()
+                    ((1..=count).collect(), count)
                 } else {
-                    primary.ocr_pages.clone()
+                    (primary.ocr_pages.clone(), count)
                 }
             }
-            Some(DocKind::Image) => primary.ocr_pages.clone(),
+            Some(DocKind::Image) => {
+                let count = primary.ocr_pages.iter().copied().max().unwrap_or(0);
+                (primary.ocr_pages.clone(), count)
+            }
             _ => return Ok(()),
         };
         let known = store.results(hash)?;
@@ -604,6 +608,7 @@ impl LibraryWriter<'_> {
             progress(&IngestEvent::Ocr {
                 path: primary.path.clone(),
                 page,
+                pages: page_count,
                 confidence: result.confidence,
                 failure: result.failure.clone(),
                 done: totals.done,

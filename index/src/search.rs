@@ -237,25 +237,20 @@ impl Library {
         limit: usize,
     ) -> Result<Vec<Hit>> {
         let text_query = self.text_query(&request.query)?;
-        self.filtered_hits(
-            searcher,
-            request,
-            text_query.box_clone(),
-            &*text_query,
-            limit,
-        )
+        let top = self.filtered_top(searcher, request, text_query.box_clone(), limit)?;
+        self.hits_at(searcher, &*text_query, top)
     }
 
-    /// The hits of `matching` under the request's filters, in tantivy's score
-    /// order, at most `limit`; `text_query` picks the snippet's highlights.
-    fn filtered_hits(
+    /// The documents matching `matching` under the request's filters, in
+    /// tantivy's score order, at most `limit`. Nothing is read from the
+    /// document store unless a path glob must be checked.
+    fn filtered_top(
         &self,
         searcher: &Searcher,
         request: &SearchRequest,
         matching: Box<dyn Query>,
-        text_query: &dyn Query,
         limit: usize,
-    ) -> Result<Vec<Hit>> {
+    ) -> Result<Vec<(f32, DocAddress)>> {
         let (_, _, f) = self.parts();
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, matching)];
         clauses.extend(filter_clauses(f, request));
@@ -280,11 +275,41 @@ impl Library {
         };
         let top: Vec<(f32, DocAddress)> =
             searcher.search(&query, &TopDocs::with_limit(fetch).order_by_score())?;
+        let Some(glob) = glob else {
+            return Ok(top);
+        };
+        let mut kept = Vec::with_capacity(limit.min(top.len()));
+        for (score, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let path = doc
+                .get_first(f.path)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
+            if glob.is_match(path) {
+                kept.push((score, address));
+                if kept.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(kept)
+    }
+
+    /// The hits at `top`, in its order and with its scores: each document
+    /// read with its provenance and a snippet; `text_query` picks the
+    /// snippet's highlights.
+    fn hits_at(
+        &self,
+        searcher: &Searcher,
+        text_query: &dyn Query,
+        top: Vec<(f32, DocAddress)>,
+    ) -> Result<Vec<Hit>> {
+        let (_, _, f) = self.parts();
         // Highlight whole words where the stems matched, else the bigrams
         // (a word found only inside a compound).
         let snippets = SnippetGenerator::create(searcher, text_query, f.text_ko)?;
         let bigram_snippets = SnippetGenerator::create(searcher, text_query, f.text_ko_bigram)?;
-        let mut hits = Vec::with_capacity(limit);
+        let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top {
             let doc: TantivyDocument = searcher.doc(address)?;
             let text_of = |field| {
@@ -294,12 +319,6 @@ impl Library {
                     .to_owned()
             };
             let u64_of = |field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or(0);
-            let path = text_of(f.path);
-            if let Some(glob) = &glob
-                && !glob.is_match(&path)
-            {
-                continue;
-            }
             let text = text_of(f.text);
             let mut snippet = snippets.snippet(&text);
             if snippet.highlighted().is_empty() {
@@ -320,7 +339,7 @@ impl Library {
                 doc_key: text_of(f.doc_key),
                 content_hash: text_of(f.content_hash),
                 chunk_hash: text_of(f.chunk_hash),
-                path,
+                path: text_of(f.path),
                 title: text_of(f.title),
                 headings: text_of(f.headings),
                 page: u32::try_from(u64_of(f.page)).unwrap_or(0),
@@ -344,14 +363,14 @@ impl Library {
                     .map(str::to_owned),
                 effective: doc.get_first(f.effective).and_then(|v| v.as_i64()),
             });
-            if hits.len() >= limit {
-                break;
-            }
         }
         Ok(hits)
     }
 
-    /// BM25 and nearest-vector hits fused by weighted reciprocal rank.
+    /// BM25 and nearest-vector rankings fused by weighted reciprocal rank.
+    /// Both rankings are of document addresses only; the documents are read
+    /// (stored fields, snippets) for the fused top `limit` alone, which is
+    /// what keeps a hybrid search within a few milliseconds of BM25.
     fn hybrid_hits(
         &self,
         searcher: &Searcher,
@@ -362,14 +381,11 @@ impl Library {
         let weights = FusionWeights::for_query(&request.query);
         let depth = FUSION_DEPTH.max(limit);
         let text_query = self.text_query(&request.query)?;
-        let lexical = if weights.lexical > 0.0 {
-            self.filtered_hits(
-                searcher,
-                request,
-                text_query.box_clone(),
-                &*text_query,
-                depth,
-            )?
+        let lexical: Vec<DocAddress> = if weights.lexical > 0.0 {
+            self.filtered_top(searcher, request, text_query.box_clone(), depth)?
+                .into_iter()
+                .map(|(_, address)| address)
+                .collect()
         } else {
             Vec::new()
         };
@@ -392,40 +408,79 @@ impl Library {
         {
             nearest = matrix.nearest(&dense.vector, DENSE_CANDIDATES.max(depth).min(matrix.len()));
         }
-        let dense_hits = if nearest.is_empty() {
+        let dense_ranking = if nearest.is_empty() {
             Vec::new()
         } else {
-            let (_, _, f) = self.parts();
-            let rank: HashMap<&str, usize> = nearest
-                .iter()
-                .enumerate()
-                .map(|(i, (hash, _))| (hash.as_str(), i))
-                .collect();
-            let terms = nearest
-                .iter()
-                .map(|(hash, _)| Term::from_field_text(f.chunk_hash, hash));
-            let mut hits = self.filtered_hits(
-                searcher,
-                request,
-                Box::new(TermSetQuery::new(terms)),
-                &*text_query,
-                // One chunk text can be in several documents.
-                nearest.len().saturating_mul(4),
-            )?;
-            hits.sort_by_key(|h| {
-                rank.get(h.chunk_hash.as_str())
-                    .copied()
-                    .unwrap_or(usize::MAX)
-            });
-            for hit in &mut hits {
-                if let Some(&i) = rank.get(hit.chunk_hash.as_str()) {
-                    hit.score = nearest[i].1;
-                }
-            }
-            hits.truncate(depth);
-            hits
+            self.nearest_documents(searcher, request, &nearest, depth)?
         };
-        Ok(fuse(lexical, dense_hits, weights, limit))
+        let mut fused = fuse(&lexical, &dense_ranking, weights);
+        fused.truncate(limit);
+        let top = fused.iter().map(|f| (f.score, f.address)).collect();
+        let mut hits = self.hits_at(searcher, &*text_query, top)?;
+        for (hit, place) in hits.iter_mut().zip(&fused) {
+            hit.lexical_rank = place.lexical_rank;
+            hit.dense_rank = place.dense_rank;
+        }
+        Ok(hits)
+    }
+
+    /// The documents holding the `nearest` chunks (best first) under the
+    /// request's filters, ranked by their chunk's place, at most `depth`.
+    /// Chunk hashes are read from the fast field, not the document store.
+    fn nearest_documents(
+        &self,
+        searcher: &Searcher,
+        request: &SearchRequest,
+        nearest: &[(String, f32)],
+        depth: usize,
+    ) -> Result<Vec<DocAddress>> {
+        let (_, _, f) = self.parts();
+        let rank: HashMap<&str, usize> = nearest
+            .iter()
+            .enumerate()
+            .map(|(i, (hash, _))| (hash.as_str(), i))
+            .collect();
+        let terms = nearest
+            .iter()
+            .map(|(hash, _)| Term::from_field_text(f.chunk_hash, hash));
+        let found = self.filtered_top(
+            searcher,
+            request,
+            Box::new(TermSetQuery::new(terms)),
+            // One chunk text can be in several documents.
+            nearest.len().saturating_mul(4),
+        )?;
+        let mut columns = HashMap::new();
+        let mut ranked = Vec::with_capacity(found.len());
+        let mut hash = String::new();
+        for (_, address) in found {
+            let column = match columns.entry(address.segment_ord) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                    searcher
+                        .segment_reader(address.segment_ord)
+                        .fast_fields()
+                        .str("chunk_hash")?,
+                ),
+            };
+            let Some(column) = column.as_ref() else {
+                continue;
+            };
+            let Some(ord) = column.term_ords(address.doc_id).next() else {
+                continue;
+            };
+            hash.clear();
+            column
+                .ord_to_str(ord, &mut hash)
+                .map_err(tantivy::TantivyError::from)?;
+            if let Some(&place) = rank.get(hash.as_str()) {
+                ranked.push((place, address));
+            }
+        }
+        // Stable: the documents of one chunk keep tantivy's order.
+        ranked.sort_by_key(|(place, _)| *place);
+        ranked.truncate(depth);
+        Ok(ranked.into_iter().map(|(_, address)| address).collect())
     }
 }
 
@@ -434,7 +489,7 @@ const SNIPPET_CHARS: usize = 200;
 /// How deep each ranking goes into the fusion.
 const FUSION_DEPTH: usize = 100;
 /// Nearest vectors taken before filters apply.
-const DENSE_CANDIDATES: usize = 500;
+pub(crate) const DENSE_CANDIDATES: usize = 500;
 /// Queries longer than this are passages, not questions.
 const PASSAGE_QUERY_WORDS: usize = 40;
 /// The keyword ranking's weight in a cross-lingual search.
@@ -510,44 +565,49 @@ impl FusionWeights {
     }
 }
 
-/// Weighted reciprocal-rank fusion of two rankings of hits, keyed by
-/// document and chunk; the fused score replaces the hit's score.
-fn fuse(lexical: Vec<Hit>, dense: Vec<Hit>, weights: FusionWeights, limit: usize) -> Vec<Hit> {
-    let mut fused: Vec<Hit> = Vec::new();
-    let mut at: HashMap<(String, u64), usize> = HashMap::new();
+/// A document's place in the fused ranking.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Fused {
+    address: DocAddress,
+    /// Sum of the weighted reciprocal ranks.
+    score: f32,
+    /// 1-based rank in the BM25 ranking.
+    lexical_rank: Option<u32>,
+    /// 1-based rank among the nearest vectors.
+    dense_rank: Option<u32>,
+}
+
+/// Weighted reciprocal-rank fusion of two rankings of documents, best first
+/// (ties in the order first seen: lexical, then dense).
+fn fuse(lexical: &[DocAddress], dense: &[DocAddress], weights: FusionWeights) -> Vec<Fused> {
+    let mut fused: Vec<Fused> = Vec::with_capacity(lexical.len() + dense.len());
+    let mut at: HashMap<DocAddress, usize> = HashMap::with_capacity(fused.capacity());
     for (ranking, weight, is_dense) in [
         (lexical, weights.lexical, false),
         (dense, weights.dense, true),
     ] {
-        for (rank, mut hit) in ranking.into_iter().enumerate() {
+        for (rank, &address) in ranking.iter().enumerate() {
             let contribution = weight / (RRF_K + rank as f32 + 1.0);
-            let rank = u32::try_from(rank + 1).unwrap_or(u32::MAX);
-            let key = (hit.doc_key.clone(), hit.chunk_index);
-            match at.get(&key) {
-                Some(&i) => {
-                    let existing = &mut fused[i];
-                    existing.score += contribution;
-                    if is_dense {
-                        existing.dense_rank = Some(rank);
-                    } else {
-                        existing.lexical_rank = Some(rank);
-                    }
-                }
-                None => {
-                    hit.score = contribution;
-                    if is_dense {
-                        hit.dense_rank = Some(rank);
-                    } else {
-                        hit.lexical_rank = Some(rank);
-                    }
-                    at.insert(key, fused.len());
-                    fused.push(hit);
-                }
+            let rank = Some(u32::try_from(rank + 1).unwrap_or(u32::MAX));
+            let i = *at.entry(address).or_insert_with(|| {
+                fused.push(Fused {
+                    address,
+                    score: 0.0,
+                    lexical_rank: None,
+                    dense_rank: None,
+                });
+                fused.len() - 1
+            });
+            let place = &mut fused[i];
+            place.score += contribution;
+            if is_dense {
+                place.dense_rank = rank;
+            } else {
+                place.lexical_rank = rank;
             }
         }
     }
     fused.sort_by(|a, b| b.score.total_cmp(&a.score));
-    fused.truncate(limit);
     fused
 }
 

@@ -7,9 +7,11 @@
 use std::ops::Range;
 
 use tantivy::TantivyDocument;
+use tantivy::Term;
 use tantivy::collector::DocSetCollector;
-use tantivy::query::{BooleanQuery, Occur, Query};
-use tantivy::schema::Value;
+use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::tokenizer::TokenStream;
 
 use crate::Result;
 use crate::library::Library;
@@ -109,6 +111,91 @@ impl Library {
         });
         Ok(entries)
     }
+
+    /// The patients of the library's FHIR records with the names their
+    /// Patient resources give, read back from the Patient pages the FHIR
+    /// reader writes (`Patient — <name>` heading, `Other names: a; b`) —
+    /// so that names can be masked as PHI. One entry per patient id, the
+    /// official name first.
+    ///
+    /// # Errors
+    ///
+    /// Index errors.
+    pub fn patient_names(&self) -> Result<Vec<PatientNames>> {
+        let (index, reader, f) = self.parts();
+        let searcher = reader.searcher();
+        // FHIR chunks whose headings hold the word "Patient", as analysed.
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(
+            Occur::Must,
+            Box::new(TermQuery::new(
+                Term::from_field_text(f.doc_type, "fhir"),
+                IndexRecordOption::Basic,
+            )),
+        )];
+        let mut analyzer = index.tokenizer_for_field(f.headings_en)?;
+        analyzer.token_stream("Patient").process(&mut |token| {
+            clauses.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(f.headings_en, &token.text),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        });
+        let addresses = searcher.search(&BooleanQuery::new(clauses), &DocSetCollector)?;
+        let mut patients: Vec<PatientNames> = Vec::new();
+        for address in addresses {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let text_of = |field| {
+                doc.get_first(field)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+            };
+            let Some(name) = text_of(f.headings)
+                .split(" > ")
+                .next()
+                .and_then(|h| h.strip_prefix("Patient — "))
+            else {
+                continue;
+            };
+            let patient_id = text_of(f.patient_id);
+            if patient_id.is_empty() {
+                continue;
+            }
+            let others = text_of(f.text)
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("Other names: "))
+                .flat_map(|l| l.split("; "));
+            let entry = match patients.iter_mut().position(|p| p.patient_id == patient_id) {
+                Some(i) => &mut patients[i],
+                None => {
+                    patients.push(PatientNames {
+                        patient_id: patient_id.to_owned(),
+                        names: Vec::new(),
+                    });
+                    let last = patients.len() - 1;
+                    &mut patients[last]
+                }
+            };
+            for name in std::iter::once(name).chain(others) {
+                let name = name.trim();
+                if !name.is_empty() && !entry.names.iter().any(|n| n == name) {
+                    entry.names.push(name.to_owned());
+                }
+            }
+        }
+        patients.sort_by(|a, b| a.patient_id.cmp(&b.patient_id));
+        Ok(patients)
+    }
+}
+
+/// A patient as the library's FHIR Patient resources name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientNames {
+    /// `Patient.id`.
+    pub patient_id: String,
+    /// The names given, the official one first.
+    pub names: Vec<String>,
 }
 
 #[cfg(test)]
@@ -165,6 +252,21 @@ mod tests {
 
     fn day(date: &str) -> Option<i64> {
         crate::parse::clinical::fhir_time(date)
+    }
+
+    #[test]
+    fn patient_names_come_from_fhir_patient_pages() -> TestResult {
+        let data = tempfile::tempdir()?;
+        let library = library(data.path())?;
+        let names = library.patient_names()?;
+        assert_eq!(
+            names,
+            [crate::timeline::PatientNames {
+                patient_id: "p-1".into(),
+                names: vec!["Kim Jin-ho".into()],
+            }]
+        );
+        Ok(())
     }
 
     #[test]

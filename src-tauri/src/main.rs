@@ -9,6 +9,7 @@ mod state;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use sillok_core::phi::{MaskedWriter, SharedMasker};
 use sillok_core::{DataDir, Sillok};
 
 use crate::state::AppState;
@@ -22,14 +23,27 @@ fn sample_library() -> Option<PathBuf> {
 }
 
 fn main() -> anyhow::Result<()> {
+    let log_masker = SharedMasker::default();
+    let writer_masker = log_masker.clone();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SILLOK_LOG")
                 .unwrap_or_else(|_| "warn,llama-cpp-2=error,lopdf=error".into()),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(move || MaskedWriter::new(std::io::stderr(), writer_masker.clone()))
         .init();
+    // Before any key or document is in memory: a crash must not write them
+    // to a core file.
+    if let Err(e) = sillok_core::disable_core_dumps() {
+        tracing::warn!(error = %e, "core dumps stay enabled");
+    }
     let sillok = Sillok::open(DataDir::resolve()?).context("cannot open the data directory")?;
+    // Logs are PHI-masked: registration numbers, phones and e-mails from the
+    // start, MRN patterns and patient names once the data directory is open.
+    match sillok.log_masker() {
+        Ok(full) => log_masker.set(full),
+        Err(e) => tracing::debug!(error = %e, "logs are masked with the built-in detectors only"),
+    }
     let state = AppState::new(sillok, sample_library());
     state.load_model_in_background();
     state.embed_in_background();

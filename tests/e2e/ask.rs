@@ -183,11 +183,20 @@ fn conversations_keep_follow_ups_and_export_their_evidence() -> TestResult {
         .pop()
         .unwrap_or_default();
     assert_eq!(list[0]["turns"], 2, "{list}");
-    let markdown = sillok.ok(&["conversations", "export", &id.to_string()]);
+    let markdown = sillok.ok(&[
+        "conversations",
+        "export",
+        &id.to_string(),
+        "--reason",
+        "case review",
+    ]);
     assert!(markdown.contains("note-kim-htn-2024-03.pdf"), "{markdown}");
     assert!(markdown.contains("그 약의 용량은?"));
     sillok.ok(&["conversations", "delete", &id.to_string()]);
-    let err = sillok.fails(2, &["conversations", "export", &id.to_string()]);
+    let err = sillok.fails(
+        2,
+        &["conversations", "export", &id.to_string(), "--reason", "x"],
+    );
     assert!(!err.is_empty());
 
     // A damaged database is reported, never re-created over.

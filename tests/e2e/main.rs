@@ -4,11 +4,15 @@
 mod util;
 
 mod ask;
+mod audit;
 mod bench;
 mod clinical;
+mod egress;
 mod generate;
 mod hybrid;
 mod library;
 mod models;
 mod ocr;
+mod trace;
+mod vault;
 mod watch;

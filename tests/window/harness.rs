@@ -205,6 +205,12 @@ pub fn wait_until(timeout: Duration, what: &str, mut ready: impl FnMut() -> bool
 /// tenfold, and each test's display number comes from the process id.
 static ONE_WINDOW: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// Holds the one-window turn without opening a window here: for a test that
+/// opens its window in another process (the contained egress test).
+pub async fn one_window() -> tokio::sync::MutexGuard<'static, ()> {
+    ONE_WINDOW.lock().await
+}
+
 /// The app in its window, driven over WebDriver.
 pub struct App {
     /// The WebDriver session.

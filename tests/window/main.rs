@@ -5,7 +5,11 @@
 //! composition is dispatched as DOM composition events; everything else goes
 //! through the real UI. Screenshots land in `<target>/sillok-screenshots/`.
 
+mod egress;
 mod harness;
+mod library_ocr;
+#[path = "../e2e/trace.rs"]
+mod trace;
 
 use std::net::TcpListener;
 use std::path::Path;

@@ -8,6 +8,7 @@ import type {
   CollectionInfo,
   ConversationSummary,
   ConversationView,
+  EmbeddingStatus,
   FileInfo,
   IngestEvent,
   IngestReport,
@@ -71,6 +72,8 @@ export function sources(): Source[] {
       score: 12.3,
       coverage: 0.82,
       text: "통상 시작 용량은 1일 1회 5 mg이며, 최대 10 mg까지 증량할 수 있다.",
+      ocr_confidence: null,
+      low_confidence: false,
     },
     {
       number: 2,
@@ -85,6 +88,8 @@ export function sources(): Source[] {
       score: 10.1,
       coverage: 0.7,
       text: "Start with 2.5 mg once daily in patients with hepatic impairment.",
+      ocr_confidence: null,
+      low_confidence: false,
     },
   ];
 }
@@ -200,7 +205,21 @@ export function status(over: Partial<AppStatus> = {}): AppStatus {
   };
 }
 
-const REPORT: IngestReport = { indexed: 12, unchanged: 0, duplicates: 1, needs_ocr: 1, ocr_pages: 2, failed: 1, removed: 0, chunks: 240 };
+const REPORT: IngestReport = {
+  indexed: 12,
+  unchanged: 0,
+  duplicates: 1,
+  needs_ocr: 1,
+  ocr_pages: 2,
+  failed: 1,
+  removed: 0,
+  chunks: 240,
+  ocr_read: 3,
+  ocr_low_confidence: 1,
+  ocr_failed: 0,
+  ocr_unavailable: null,
+  cancelled: false,
+};
 
 export class FakeBackend {
   calls: Call[] = [];
@@ -211,14 +230,14 @@ export class FakeBackend {
     model({ name: "llama-3.1-70b-q4", is_default: false, license: null, provenance: "user", size_bytes: 42_500_000_000, fit: { fits: false, needed_bytes: 44_000_000_000, available_bytes: 15_200_000_000 } }),
   ];
   collections: CollectionInfo[] = [
-    { name: "documents", roots: ["/home/user/문서"], files: 42, indexed: 38, failed: 1, needs_ocr: 2, pending: 1, chunks: 1284 },
+    { name: "documents", roots: ["/home/user/문서"], files: 42, indexed: 38, failed: 1, needs_ocr: 2, pending: 1, chunks: 1284, ocr: true },
   ];
   files: Record<string, FileInfo[]> = {
     documents: [
-      { path: "/home/user/문서/지침/고혈압-진료지침-2022.pdf", status: "indexed", reason: null, doc_type: "pdf", chunks: 120, size_bytes: 2_400_000, ocr_pages: [] },
-      { path: "/home/user/문서/scan/old-protocol.pdf", status: "needs-ocr", reason: null, doc_type: "pdf", chunks: 0, size_bytes: 8_100_000, ocr_pages: [1, 2] },
-      { path: "/home/user/문서/broken.docx", status: "failed", reason: "not a valid DOCX archive", doc_type: "docx", chunks: 0, size_bytes: 1200, ocr_pages: [] },
-      { path: "/home/user/문서/copy of 지침.pdf", status: "duplicate", reason: "/home/user/문서/지침/고혈압-진료지침-2022.pdf", doc_type: "pdf", chunks: 0, size_bytes: 2_400_000, ocr_pages: [] },
+      { path: "/home/user/문서/지침/고혈압-진료지침-2022.pdf", status: "indexed", reason: null, doc_type: "pdf", chunks: 120, size_bytes: 2_400_000, ocr_pages: [], ocr: null },
+      { path: "/home/user/문서/scan/old-protocol.pdf", status: "needs-ocr", reason: null, doc_type: "pdf", chunks: 0, size_bytes: 8_100_000, ocr_pages: [1, 2], ocr: null },
+      { path: "/home/user/문서/broken.docx", status: "failed", reason: "not a valid DOCX archive", doc_type: "docx", chunks: 0, size_bytes: 1200, ocr_pages: [], ocr: null },
+      { path: "/home/user/문서/copy of 지침.pdf", status: "duplicate", reason: "/home/user/문서/지침/고혈압-진료지침-2022.pdf", doc_type: "pdf", chunks: 0, size_bytes: 2_400_000, ocr_pages: [], ocr: null },
     ],
   };
   conversations: ConversationSummary[] = [
@@ -257,8 +276,12 @@ export class FakeBackend {
       doc_type: "pdf",
       snippet: "통상 시작 용량은 1일 1회 5 mg이며, 최대 10 mg까지 증량할 수 있다.",
       score: 12.3,
+      ocr_confidence: null,
+      low_confidence: false,
     },
   ];
+  /** What `embedding_status` reports. */
+  embedding: EmbeddingStatus = { state: "idle", model: "multilingual-e5-small-q8", done: 0, pending: 0, total: 0, percent: 100, error: null };
   /** How `ask` answers; the default streams the sample answer. */
   ask: (args: Args, emit: Emit<AskEvent>) => unknown = (args, emit) => {
     emit({ event: "evidence", data: { sources: sources(), quotes: answer().quotes } });
@@ -339,12 +362,23 @@ export class FakeBackend {
         emit({ event: "file", data: { path: "/b.docx", status: "failed", reason: "encrypted", done: 2 } });
         emit({ event: "file", data: { path: "/c.txt", status: "indexed", reason: null, done: 3 } });
         emit({ event: "committed", data: { seq: 5 } });
+        emit({ event: "ocr", data: { path: "/a.pdf", page: 2, pages: 3, confidence: 41, low_confidence: true, failure: null, done: 1, total: 3 } });
         const name = String(args.collection);
         if (!this.collections.some((c) => c.name === name)) {
-          this.collections.push({ name, roots: [String(args.path)], files: 3, indexed: 2, failed: 1, needs_ocr: 0, pending: 0, chunks: 40 });
+          this.collections.push({ name, roots: [String(args.path)], files: 3, indexed: 2, failed: 1, needs_ocr: 0, pending: 0, chunks: 40, ocr: true });
         }
         return REPORT;
       }
+      case "library_cancel":
+        return null;
+      case "library_set_ocr": {
+        const c = this.collections.find((x) => x.name === args.collection);
+        if (!c) throw { kind: "not_found", message: "unknown collection" };
+        c.ocr = Boolean(args.on);
+        return null;
+      }
+      case "embedding_status":
+        return structuredClone(this.embedding);
       case "library_remove":
         this.collections = this.collections.filter((c) => c.name !== args.collection);
         return null;

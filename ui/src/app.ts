@@ -4,7 +4,7 @@ import { h, icon, replaceChildren } from "./dom";
 import { lang, pickLang, setLang, t, type Lang } from "./i18n";
 import * as ipc from "./ipc";
 import type { AppStatus, CollectionInfo, ConversationSummary, ModelInfo } from "./ipc/types";
-import { ImportJob, IngestJob } from "./jobs";
+import { EmbeddingJob, ImportJob, IngestJob } from "./jobs";
 import type { SourceRef } from "./views/answer";
 import { ChatScreen } from "./views/chat";
 import { errorBlock, errorText } from "./views/common";
@@ -33,6 +33,8 @@ export class App {
 
   readonly importJob = new ImportJob();
   readonly ingestJob = new IngestJob();
+  /** Background embedding for search by meaning (polled while it runs). */
+  readonly embedding = new EmbeddingJob();
   readonly chat = new ChatScreen(this);
   readonly library = new LibraryScreen(this);
   readonly modelsScreen = new ModelsScreen(this);
@@ -61,11 +63,12 @@ export class App {
     document.addEventListener("keydown", this.onKey);
     this.render();
     this.pollIfLoading();
-    await Promise.all([this.refreshConversations(), this.refreshCollections(), this.refreshModels()]);
+    await Promise.all([this.refreshConversations(), this.refreshCollections(), this.refreshModels(), this.embedding.refresh()]);
   }
 
   destroy(): void {
     document.removeEventListener("keydown", this.onKey);
+    this.embedding.stop();
     if (this.pollTimer) clearTimeout(this.pollTimer);
     this.pollTimer = null;
   }

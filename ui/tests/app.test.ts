@@ -1,7 +1,23 @@
 import { afterEach, describe, expect, test } from "vitest";
 import { answer, FakeBackend, sources, spanOf, status } from "../dev/fakeBackend";
-import type { AskEvent } from "../src/ipc/types";
+import type { AskEvent, IngestReport } from "../src/ipc/types";
 import { all, one, press, settle, startApp, stopApp, type } from "./helpers";
+
+const REPORT_ZERO: IngestReport = {
+  indexed: 0,
+  unchanged: 0,
+  duplicates: 0,
+  needs_ocr: 0,
+  ocr_pages: 0,
+  failed: 0,
+  removed: 0,
+  chunks: 0,
+  ocr_read: 0,
+  ocr_low_confidence: 0,
+  ocr_failed: 0,
+  ocr_unavailable: null,
+  cancelled: false,
+};
 
 afterEach(() => stopApp());
 
@@ -298,7 +314,7 @@ describe("library", () => {
     const bar = one<HTMLProgressElement>("ingest-progress");
     expect([bar.value, bar.max]).toEqual([4, 10]);
     expect(all("ingest-done")).toHaveLength(0);
-    finish({ indexed: 10, unchanged: 0, duplicates: 0, needs_ocr: 0, ocr_pages: 0, failed: 0, removed: 0, chunks: 9 });
+    finish({ ...REPORT_ZERO, indexed: 10, chunks: 9 });
     await settle();
     expect(one("ingest-done").textContent).toContain("10 indexed");
   });
@@ -482,9 +498,25 @@ describe("conversations", () => {
     expect(one("answer").dataset.status).toBe("answered");
     expect(document.querySelector(".chat-title")?.textContent).toBe("암로디핀 용량");
 
+    // An export asks why (required, for the audit trail) and whether to de-identify.
     one("export").click();
     await settle();
-    expect(fake.called("conversation_export")).toEqual([{ id: 7 }]);
+    expect(fake.called("conversation_export")).toHaveLength(0);
+    const ok = one<HTMLButtonElement>("export-ok");
+    expect(ok.disabled).toBe(true);
+    const reason = one<HTMLInputElement>("export-reason");
+    reason.value = "  ";
+    reason.dispatchEvent(new Event("input"));
+    press(reason, "Enter");
+    await settle();
+    expect(ok.disabled).toBe(true);
+    expect(fake.called("conversation_export")).toHaveLength(0);
+    reason.value = "referral letter";
+    reason.dispatchEvent(new Event("input"));
+    one<HTMLInputElement>("export-deidentify").click();
+    ok.click();
+    await settle();
+    expect(fake.called("conversation_export")).toEqual([{ id: 7, reason: "referral letter", deidentify: true }]);
     expect(fake.called("save_text_file")[0]).toEqual({ suggested_name: "암로디핀 용량.md", text: "# 암로디핀 용량\n\n**Q:** 암로디핀 시작 용량은?\n" });
 
     all("conversation-rename")[0]!.click();

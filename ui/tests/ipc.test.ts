@@ -32,6 +32,9 @@ const cases: [string, () => Promise<unknown>, string, Record<string, unknown>][]
   ["libraryFiles", () => ipc.libraryFiles("docs"), "library_files", { collection: "docs" }],
   ["libraryAddFolder", () => ipc.libraryAddFolder("docs", "/d", noop), "library_add_folder", { collection: "docs", path: "/d" }],
   ["libraryReindex", () => ipc.libraryReindex("docs", noop), "library_reindex", { collection: "docs" }],
+  ["libraryCancel", () => ipc.libraryCancel(), "library_cancel", {}],
+  ["librarySetOcr", () => ipc.librarySetOcr("docs", false), "library_set_ocr", { collection: "docs", on: false }],
+  ["embeddingStatus", () => ipc.embeddingStatus(), "embedding_status", {}],
   ["libraryRemove", () => ipc.libraryRemove("docs"), "library_remove", { collection: "docs" }],
   [
     "librarySearch",
@@ -53,7 +56,12 @@ const cases: [string, () => Promise<unknown>, string, Record<string, unknown>][]
   ["conversationGet", () => ipc.conversationGet(3), "conversation_get", { id: 3 }],
   ["conversationRename", () => ipc.conversationRename(3, "t"), "conversation_rename", { id: 3, title: "t" }],
   ["conversationDelete", () => ipc.conversationDelete(3), "conversation_delete", { id: 3 }],
-  ["conversationExport", () => ipc.conversationExport(3), "conversation_export", { id: 3 }],
+  [
+    "conversationExport",
+    () => ipc.conversationExport(3, "referral", true),
+    "conversation_export",
+    { id: 3, reason: "referral", deidentify: true },
+  ],
   ["saveTextFile", () => ipc.saveTextFile("a.md", "# x"), "save_text_file", { suggested_name: "a.md", text: "# x" }],
 ];
 
@@ -71,7 +79,7 @@ describe("IPC wrappers", () => {
 
   test("every command of the contract has a wrapper", () => {
     const commands = new Set(cases.map((c) => c[2]));
-    expect(commands.size).toBe(25);
+    expect(commands.size).toBe(28);
   });
 
   test("a new conversation is asked with conversation_id null, not undefined", async () => {

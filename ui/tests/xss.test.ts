@@ -33,7 +33,19 @@ function hostileFake(): FakeBackend {
   fake.conversations[0]!.title = EVIL;
   fake.collections[0]!.name = EVIL;
   fake.collections[0]!.roots = [EVIL];
-  fake.files[EVIL] = [{ path: `/docs/${EVIL}.pdf`, status: "failed", reason: EVIL, doc_type: "pdf", chunks: 0, size_bytes: 1, ocr_pages: [] }];
+  fake.files[EVIL] = [
+    { path: `/docs/${EVIL}.pdf`, status: "failed", reason: EVIL, doc_type: "pdf", chunks: 0, size_bytes: 1, ocr_pages: [], ocr: null },
+    {
+      path: `/docs/${EVIL}.png`,
+      status: "indexed",
+      reason: null,
+      doc_type: "image",
+      chunks: 1,
+      size_bytes: 1,
+      ocr_pages: [],
+      ocr: { pages_read: [1], mean_confidence: 40, low_confidence_pages: [1], failed: [{ page: 2, reason: EVIL }], note: EVIL },
+    },
+  ];
   fake.hits[0] = { ...fake.hits[0]!, title: EVIL, snippet: EVIL, path: `/docs/${EVIL}` };
   fake.models[0]!.name = EVIL;
   fake.models[0]!.license = EVIL;
@@ -142,6 +154,7 @@ describe("hostile text stays inert", () => {
     (one("collection-row").querySelector(".collection-open") as HTMLElement).click();
     await settle();
     expect(one("file-reason").textContent).toBe(EVIL);
+    expect(one("file-ocr").textContent).toContain(EVIL);
     type(one<HTMLInputElement>("search-input"), "q");
     press(one("search-input"), "Enter");
     await settle();

@@ -35,6 +35,12 @@ pub struct Source {
     pub coverage: f32,
     /// The text.
     pub text: String,
+    /// Mean word confidence (0–100) of the page when OCR read its text;
+    /// `None` for a text layer.
+    pub ocr_confidence: Option<u8>,
+    /// Whether OCR read the page with low confidence
+    /// ([`sillok_index::LOW_OCR_CONFIDENCE`]): its text may be wrong.
+    pub low_confidence: bool,
 }
 
 /// A verbatim sentence from a source that bears on the question.
@@ -83,6 +89,8 @@ pub fn merge_hits(hits: &[Hit], max: usize) -> Vec<Source> {
             score: hit.score,
             coverage: 0.0,
             text: hit.text.clone(),
+            ocr_confidence: hit.ocr_confidence,
+            low_confidence: hit.is_low_confidence(),
         });
     }
     sources
@@ -92,6 +100,12 @@ pub fn merge_hits(hits: &[Hit], max: usize) -> Vec<Source> {
 /// repeating the overlap (chunks overlap by design).
 fn absorb(source: &mut Source, hit: &Hit) {
     source.score = source.score.max(hit.score);
+    // Neighbours share the page, so its confidence; the lower one wins anyway.
+    source.ocr_confidence = match (source.ocr_confidence, hit.ocr_confidence) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    source.low_confidence |= hit.is_low_confidence();
     if hit.span.start >= source.span.start && hit.span.end <= source.span.end {
         return;
     }
@@ -213,6 +227,35 @@ mod tests {
         assert_eq!(sources[0].text, "00000000000123456789abcdefghij");
         assert_eq!(sources[0].chunk_index, 0);
         assert_eq!(sources[1].number, 2);
+    }
+
+    #[test]
+    fn sources_carry_the_ocr_confidence_of_their_page() {
+        let scanned = |chunk, span, confidence| Hit {
+            ocr_confidence: Some(confidence),
+            ..hit("scan", 3, chunk, span, "amlodipine 5 mg", 1.0)
+        };
+        let sources = merge_hits(
+            &[
+                scanned(0, 0..15, 91),
+                scanned(1, 15..30, 42),
+                hit("text", 1, 0, 0..15, "amlodipine 5 mg", 0.5),
+                Hit {
+                    ocr_confidence: Some(88),
+                    ..hit("clear", 1, 0, 0..15, "amlodipine 5 mg", 0.4)
+                },
+            ],
+            5,
+        );
+        let marks: Vec<(Option<u8>, bool)> = sources
+            .iter()
+            .map(|s| (s.ocr_confidence, s.low_confidence))
+            .collect();
+        assert_eq!(
+            marks,
+            [(Some(42), true), (None, false), (Some(88), false)],
+            "a merged neighbour read badly marks the whole source"
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@ use sillok_models::{CancelToken, GenerationRequest, Generator, StopReason};
 pub use attribute::Attribution;
 pub use evidence::{Quote, Source};
 
+use crate::audit::events::{self as audit_events, AskTrail};
 use crate::profile::{self, Profile};
 use crate::{Error, Result, Sillok};
 
@@ -221,6 +222,26 @@ impl Sillok {
         cancel: &CancelToken,
         on: &mut dyn FnMut(AnswerEvent<'_>),
     ) -> Result<Answer> {
+        // Recorded once, before any evidence is shown (fail closed); a
+        // question that fails before that is recorded as failed.
+        let mut trail = AskTrail::default();
+        let result = self.answer(generator, request, cancel, on, &mut trail);
+        if let Err(e) = &result
+            && !trail.recorded
+        {
+            self.record_failure(audit_events::ask(request, &trail, &[], "failed"), e);
+        }
+        result
+    }
+
+    fn answer(
+        &self,
+        generator: Option<&dyn Generator>,
+        request: &AskRequest,
+        cancel: &CancelToken,
+        on: &mut dyn FnMut(AnswerEvent<'_>),
+        trail: &mut AskTrail,
+    ) -> Result<Answer> {
         let started = Instant::now();
         let _interactive = self.foreground();
         let (question, capped) = terms::cap_question(&request.question);
@@ -296,6 +317,7 @@ impl Sillok {
             hits.extend(results.hits);
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+        trail.hits(&hits);
         answer.receipts.queries = queries;
         answer.receipts.documents_matched = hits
             .iter()
@@ -323,6 +345,9 @@ impl Sillok {
                     excerpt: s.text.chars().take(160).collect(),
                 })
                 .collect();
+            let shown = &sources[..sources.len().min(NEAR_MISSES)];
+            self.record(audit_events::ask(request, trail, shown, "not-found"))?;
+            trail.recorded = true;
             // Kept for the record (conversations, evaluation); not given to a model.
             answer.sources = sources;
             answer.timings.total = started.elapsed();
@@ -353,6 +378,8 @@ impl Sillok {
         }
         answer.quotes =
             evidence::quotes(&sources, QUOTES, |texts| library.coverage(&asked, texts))?;
+        self.record(audit_events::ask(request, trail, &sources, "evidence"))?;
+        trail.recorded = true;
         on(AnswerEvent::Evidence {
             sources: &sources,
             quotes: &answer.quotes,

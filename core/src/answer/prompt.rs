@@ -158,6 +158,8 @@ mod tests {
             score: 1.0,
             coverage: 1.0,
             text: text.into(),
+            ocr_confidence: None,
+            low_confidence: false,
         }
     }
 

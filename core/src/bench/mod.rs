@@ -2,9 +2,11 @@
 //! never asserted.
 
 mod ask;
+mod embed;
 mod generate;
 mod index;
 
 pub use ask::{AskBenchConfig, AskBenchReport, bench_ask};
+pub use embed::{EmbedBenchConfig, EmbedBenchReport, bench_embed};
 pub use generate::{BenchConfig, BenchReport, bench_generate, peak_rss_bytes};
-pub use index::{IndexBenchConfig, IndexBenchReport, QueryLatency, bench_index};
+pub use index::{IndexBenchConfig, IndexBenchReport, QueryLatency, VectorBench, bench_index};

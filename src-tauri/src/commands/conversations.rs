@@ -159,21 +159,24 @@ pub async fn conversation_rename(
 #[tauri::command(rename_all = "snake_case")]
 pub async fn conversation_delete(state: State<'_, AppState>, id: i64) -> CommandResult<()> {
     let state = state.inner().clone();
-    blocking(move || {
-        let mut store = state.sillok().conversations()?;
-        store.delete(ConversationId(id))?;
-        Ok(())
-    })
-    .await
+    blocking(move || Ok(state.sillok().delete_conversation(ConversationId(id))?)).await
 }
 
-/// A conversation as a Markdown evidence record.
+/// A conversation as a Markdown evidence record. The user's `reason` is
+/// required (the core refuses an empty one) and goes to the audit trail;
+/// `deidentify` masks PHI in the text.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn conversation_export(state: State<'_, AppState>, id: i64) -> CommandResult<String> {
+pub async fn conversation_export(
+    state: State<'_, AppState>,
+    id: i64,
+    reason: String,
+    deidentify: bool,
+) -> CommandResult<String> {
     let state = state.inner().clone();
     blocking(move || {
-        let store = state.sillok().conversations()?;
-        Ok(store.export_markdown(ConversationId(id))?)
+        Ok(state
+            .sillok()
+            .export_conversation(ConversationId(id), &reason, deidentify)?)
     })
     .await
 }

@@ -9,6 +9,7 @@ import type {
   CollectionInfo,
   ConversationSummary,
   ConversationView,
+  EmbeddingStatus,
   ErrorKind,
   FileInfo,
   IngestEvent,
@@ -72,6 +73,9 @@ export const libraryAddFolder = (collection: string, path: string, onEvent: (e: 
   invoke<IngestReport>("library_add_folder", { collection, path, on_event: channel(onEvent) });
 export const libraryReindex = (collection: string, onEvent: (e: IngestEvent) => void) =>
   invoke<IngestReport>("library_reindex", { collection, on_event: channel(onEvent) });
+export const libraryCancel = () => invoke<null>("library_cancel");
+export const librarySetOcr = (collection: string, on: boolean) => invoke<null>("library_set_ocr", { collection, on });
+export const embeddingStatus = () => invoke<EmbeddingStatus>("embedding_status");
 export const libraryRemove = (collection: string) => invoke<null>("library_remove", { collection });
 export const librarySearch = (query: string, collections: string[], doc_type: string | null, limit: number) =>
   invoke<SearchHit[]>("library_search", { query, collections, doc_type, limit });
@@ -95,6 +99,8 @@ export const conversationsList = () => invoke<ConversationSummary[]>("conversati
 export const conversationGet = (id: number) => invoke<ConversationView>("conversation_get", { id });
 export const conversationRename = (id: number, title: string) => invoke<null>("conversation_rename", { id, title });
 export const conversationDelete = (id: number) => invoke<null>("conversation_delete", { id });
-export const conversationExport = (id: number) => invoke<string>("conversation_export", { id });
+/** The conversation as Markdown; `reason` is required and recorded in the audit trail. */
+export const conversationExport = (id: number, reason: string, deidentify: boolean) =>
+  invoke<string>("conversation_export", { id, reason, deidentify });
 export const saveTextFile = (suggested_name: string, text: string) =>
   invoke<string | null>("save_text_file", { suggested_name, text });

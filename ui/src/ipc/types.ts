@@ -31,6 +31,10 @@ export type Settings = {
   context_length: number | null;
   /** Fuse keyword search with the embedding model's vectors; null: on. */
   hybrid_search: boolean | null;
+  /** Days audit records are kept (730–36500); null: two years. */
+  audit_retention_days?: number | null;
+  /** Regular expressions for patient ids / MRNs masked as PHI. */
+  phi_patterns?: string[] | null;
 };
 
 export type AppStatus = {
@@ -76,6 +80,8 @@ export type CollectionInfo = {
   needs_ocr: number;
   pending: number;
   chunks: number;
+  /** Whether scanned pages of its files are read by OCR. */
+  ocr: boolean;
 };
 
 export type FileStatus = "pending" | "indexed" | "duplicate" | "needs-ocr" | "failed" | "removed";
@@ -88,12 +94,35 @@ export type FileInfo = {
   chunks: number;
   size_bytes: number;
   ocr_pages: number[];
+  /** What OCR read of the file; null when it read none of it. */
+  ocr: FileOcr | null;
+};
+
+export type FileOcr = {
+  pages_read: number[];
+  mean_confidence: number | null;
+  /** Pages read below the shell's low-confidence threshold. */
+  low_confidence_pages: number[];
+  failed: { page: number; reason: string }[];
+  note: string | null;
+};
+
+export type OcrProgress = {
+  path: string;
+  page: number;
+  pages: number;
+  confidence: number | null;
+  low_confidence: boolean;
+  failure: string | null;
+  done: number;
+  total: number;
 };
 
 export type IngestEvent =
   | { event: "discovered"; data: { files: number } }
   | { event: "file"; data: { path: string; status: FileStatus; reason: string | null; done: number } }
-  | { event: "committed"; data: { seq: number } };
+  | { event: "committed"; data: { seq: number } }
+  | { event: "ocr"; data: OcrProgress };
 
 export type IngestReport = {
   indexed: number;
@@ -104,6 +133,22 @@ export type IngestReport = {
   failed: number;
   removed: number;
   chunks: number;
+  ocr_read: number;
+  ocr_low_confidence: number;
+  ocr_failed: number;
+  ocr_unavailable: string | null;
+  /** Stopped by library_cancel; a re-index goes on from there. */
+  cancelled: boolean;
+};
+
+export type EmbeddingStatus = {
+  state: "idle" | "running" | "failed";
+  model: string | null;
+  done: number;
+  pending: number;
+  total: number;
+  percent: number;
+  error: string | null;
 };
 
 /** Offsets in characters (Unicode code points), not UTF-16 units. */
@@ -118,6 +163,8 @@ export type SearchHit = {
   doc_type: string;
   snippet: string;
   score: number;
+  ocr_confidence: number | null;
+  low_confidence: boolean;
 };
 
 export type PageView = {
@@ -145,6 +192,8 @@ export type Source = {
   score: number;
   coverage: number;
   text: string;
+  ocr_confidence: number | null;
+  low_confidence: boolean;
 };
 
 export type Quote = { source: number; text: string };

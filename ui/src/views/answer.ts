@@ -20,7 +20,7 @@ import type {
 } from "../ipc/types";
 import { layoutSentences, layoutStored, markerNumbers, parseInline, type Block, type Inline } from "../lib/answerText";
 import { formatPercent } from "../lib/text";
-import { button, errorBlock } from "./common";
+import { button, errorBlock, ocrBadge } from "./common";
 
 /** What to show: a page, the cited span on it and, for a quote, the sentence within the span. */
 export type SourceRef = { path: string; page: number; span: Span | null; quote?: string };
@@ -69,7 +69,16 @@ export type AnswerContext = {
 };
 
 /** A source as the answer knows it: from a live answer or a stored citation. */
-type SourceLike = { number: number; title: string; page: number; path: string; span: Span; collection?: string };
+type SourceLike = {
+  number: number;
+  title: string;
+  page: number;
+  path: string;
+  span: Span;
+  collection?: string;
+  ocr_confidence?: number | null;
+  low_confidence?: boolean;
+};
 
 // ----- Sentences -----
 
@@ -276,6 +285,7 @@ function sourcesEl(list: SourceLike[], cited: Set<number>, ctx: AnswerContext): 
         h("span", { class: "num" }, String(s.number)),
         h("span", { class: "source-title" }, s.title),
         h("span", { class: "source-page" }, t("answer.page", { page: s.page })),
+        ocrBadge(s),
       ),
       h("div", { class: "source-path", title: s.path }, s.path),
     );

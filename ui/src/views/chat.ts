@@ -7,7 +7,7 @@ import type { AskEvent } from "../ipc/types";
 import { attachComposer } from "../lib/composer";
 import { safeFileName } from "../lib/text";
 import { flushTokens, newTurn, renderTurn, storedTurn, type AnswerContext, type Turn } from "./answer";
-import { button, errorText } from "./common";
+import { button, errorText, exportDialog } from "./common";
 import { renderFirstRun } from "./firstRun";
 import { recordFirstToken } from "../lib/metrics";
 
@@ -374,8 +374,11 @@ export class ChatScreen implements Screen {
 
   private async exportConversation(): Promise<void> {
     if (this.conversationId === null) return;
+    const id = this.conversationId;
+    const choice = await exportDialog();
+    if (!choice) return;
     try {
-      const markdown = await ipc.conversationExport(this.conversationId);
+      const markdown = await ipc.conversationExport(id, choice.reason, choice.deidentify);
       const name = `${safeFileName(this.title, "conversation")}.md`;
       const path = await ipc.saveTextFile(name, markdown);
       if (path) this.app.toast(t("chat.exported", { path }));

@@ -111,9 +111,81 @@ export function confirmDialog(message: string, confirmLabel: string): Promise<bo
   });
 }
 
+/**
+ * Asks why a conversation is exported (required: the audit trail records it)
+ * and whether to de-identify it; `null` when cancelled.
+ */
+export function exportDialog(): Promise<{ reason: string; deidentify: boolean } | null> {
+  openDialog?.remove();
+  const previous = document.activeElement as HTMLElement | null;
+  return new Promise((resolve) => {
+    const close = (answer: { reason: string; deidentify: boolean } | null) => {
+      overlay.remove();
+      if (openDialog === overlay) openDialog = null;
+      previous?.focus?.();
+      resolve(answer);
+    };
+    const submit = () => {
+      if (reason.value.trim()) close({ reason: reason.value.trim(), deidentify: deidentify.checked });
+    };
+    const ok = h("button", { type: "button", class: "btn primary", testid: "export-ok", disabled: true, onclick: submit }, t("export.confirm"));
+    const reason = h("input", {
+      type: "text",
+      testid: "export-reason",
+      placeholder: t("export.reasonPlaceholder"),
+      maxlength: 500,
+      oninput: () => (ok.disabled = !reason.value.trim()),
+      onkeydown: (e: KeyboardEvent) => {
+        if (e.key === "Enter") {
+          e.preventDefault();
+          submit();
+        }
+      },
+    });
+    const deidentify = h("input", { type: "checkbox", testid: "export-deidentify" });
+    const cancel = h("button", { type: "button", class: "btn", onclick: () => close(null) }, t("common.cancel"));
+    const overlay = h(
+      "div",
+      {
+        class: "overlay",
+        onkeydown: (e: KeyboardEvent) => {
+          if (e.key === "Escape") {
+            e.preventDefault();
+            e.stopPropagation();
+            close(null);
+          }
+        },
+        onclick: (e: MouseEvent) => {
+          if (e.target === overlay) close(null);
+        },
+      },
+      h(
+        "div",
+        { class: "dialog", role: "dialog", "aria-modal": "true", "aria-label": t("export.title") },
+        h("p", null, t("export.title")),
+        field(t("export.reason"), reason),
+        field(t("export.deidentify"), deidentify),
+        h("div", { class: "dialog-actions" }, cancel, ok),
+      ),
+    );
+    document.body.appendChild(overlay);
+    openDialog = overlay;
+    reason.focus();
+  });
+}
+
 export function progressBar(done: number, total: number, testid: string, label: string): HTMLElement {
   const bar = h("progress", { testid, max: Math.max(total, 1), "aria-label": label });
   if (total > 0) bar.value = Math.min(done, total);
   else bar.removeAttribute("value"); // indeterminate until the total is known
   return bar;
+}
+
+/** A hit or source read by OCR: its confidence, marked when low. */
+export function ocrBadge(x: { ocr_confidence?: number | null; low_confidence?: boolean }): HTMLElement | null {
+  if (x.low_confidence) {
+    return h("span", { class: "badge warn", testid: "low-confidence", title: t("library.lowConfidenceTitle") }, t("library.lowConfidence"));
+  }
+  if (x.ocr_confidence === null || x.ocr_confidence === undefined) return null;
+  return h("span", { class: "badge subtle" }, t("library.ocrBadge", { confidence: x.ocr_confidence }));
 }

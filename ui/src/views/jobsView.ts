@@ -4,7 +4,8 @@ import type { App } from "../app";
 import { h } from "../dom";
 import { lang, t } from "../i18n";
 import * as ipc from "../ipc";
-import { formatBytes } from "../lib/text";
+import type { IngestReport } from "../ipc/types";
+import { baseName, formatBytes } from "../lib/text";
 import { button, errorBlock, errorText, field, progressBar, reactive } from "./common";
 
 /** Import a GGUF model: path, Browse…, Import, progress and the computed hash. */
@@ -83,12 +84,34 @@ export function importCard(app: App): HTMLElement {
   });
 }
 
-/** Progress and summary of the current (or last) indexing job. */
+/** A report's counts, as message parameters. */
+function counts(r: IngestReport): Record<string, number> {
+  const { ocr_unavailable: _unavailable, cancelled: _cancelled, ...numbers } = r;
+  return numbers;
+}
+
+/** OCR progress of the running job: the page being read, and the pages of the run. */
+function ocrProgress(app: App): HTMLElement | null {
+  const job = app.ingestJob;
+  const o = job.ocr;
+  if (!job.busy || !o) return null;
+  return h(
+    "div",
+    { class: "progress-block ocr-progress" },
+    progressBar(o.done, o.total, "ocr-progress", t("library.ocrRun", { done: o.done, total: o.total })),
+    h("span", { class: "muted small", testid: "ocr-page" }, t("library.ocrProgress", { page: o.page, pages: Math.max(o.pages, o.page) }), ` · ${baseName(o.path)}`),
+    h("span", { class: "muted small" }, t("library.ocrRun", { done: o.done, total: o.total })),
+    job.ocrLow ? h("span", { class: "badge warn" }, t("library.ocrLowRun", { n: job.ocrLow })) : null,
+  );
+}
+
+/** Progress and summary of the current (or last) indexing job, with its Stop button. */
 export function ingestStatus(app: App): HTMLElement {
   const job = app.ingestJob;
   return reactive(job, () => {
     if (!job.busy && !job.report && !job.error) return null;
     const r = job.report;
+    const ocrRan = r && r.ocr_read + r.ocr_failed + r.ocr_pages > 0;
     return h(
       "div",
       { class: "ingest-status card-inner" },
@@ -108,12 +131,28 @@ export function ingestStatus(app: App): HTMLElement {
             job.busy && job.current ? h("span", { class: "muted small ellipsis", title: job.current }, job.current) : null,
           )
         : null,
+      ocrProgress(app),
+      job.busy
+        ? h(
+            "div",
+            { class: "row-actions" },
+            button(job.cancelling ? t("library.cancelling") : t("library.cancel"), () => void job.cancel(), {
+              icon: "stop",
+              class: "btn small",
+              testid: "ingest-cancel",
+              disabled: job.cancelling,
+            }),
+          )
+        : null,
       r
         ? h(
             "div",
-            { class: "ingest-done success", testid: "ingest-done", role: "status" },
-            h("p", null, t("library.done", r)),
-            h("p", { class: "muted small" }, t("library.doneExtra", r)),
+            { class: r.cancelled ? "ingest-done warn" : "ingest-done success", testid: "ingest-done", role: "status", "data-cancelled": r.cancelled ? "true" : null },
+            r.cancelled ? h("p", { testid: "ingest-cancelled" }, t("library.cancelled")) : null,
+            h("p", null, t("library.done", counts(r))),
+            h("p", { class: "muted small" }, t("library.doneExtra", counts(r))),
+            ocrRan ? h("p", { class: "muted small", testid: "ingest-ocr" }, t("library.ocrDone", counts(r))) : null,
+            r.ocr_unavailable ? h("p", { class: "warn small" }, t("library.ocrUnavailable", { reason: r.ocr_unavailable })) : null,
           )
         : null,
       job.failures.length
@@ -131,4 +170,40 @@ export function ingestStatus(app: App): HTMLElement {
       job.error ? errorBlock(job.error) : null,
     );
   }, "ingest-slot");
+}
+
+/**
+ * Background embedding for search by meaning: "Indexing meaning: n of N
+ * passages (p%)" while it runs; in `detail` mode (settings) also what holds
+ * when it does not.
+ */
+export function embeddingStatus(app: App, detail = false): HTMLElement {
+  const job = app.embedding;
+  return reactive(job, () => {
+    const s = job.status;
+    if (!s) return null;
+    if (s.state === "running") {
+      if (s.pending === 0) return h("p", { class: "muted small", testid: "embedding-status", "data-state": "running" }, t("embedding.preparing"));
+      const label = t("embedding.progress", { done: s.done, total: s.pending, percent: s.percent });
+      return h(
+        "div",
+        { class: "progress-block embedding-status", testid: "embedding-status", "data-state": "running" },
+        progressBar(s.done, s.pending, "embedding-progress", label),
+        h("span", { class: "muted small" }, label),
+      );
+    }
+    if (s.state === "failed") {
+      return h(
+        "div",
+        { class: "embedding-status", testid: "embedding-status", "data-state": "failed" },
+        errorBlock({ kind: "model", message: `${t("embedding.failed")}: ${s.error ?? ""}` }),
+      );
+    }
+    if (!detail) return null;
+    return h(
+      "p",
+      { class: "muted small", testid: "embedding-status", "data-state": "idle" },
+      s.model ? t("embedding.ready", { model: s.model }) : t("embedding.noModel"),
+    );
+  }, "embedding-slot");
 }

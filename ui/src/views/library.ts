@@ -3,10 +3,10 @@ import type { App, Screen } from "../app";
 import { h, icon, replaceChildren } from "../dom";
 import { lang, t } from "../i18n";
 import * as ipc from "../ipc";
-import type { AppError, CollectionInfo, FileInfo, SearchHit } from "../ipc/types";
+import type { AppError, CollectionInfo, FileInfo, FileOcr, SearchHit } from "../ipc/types";
 import { baseName, formatBytes } from "../lib/text";
-import { button, confirmDialog, errorBlock, errorText, field } from "./common";
-import { ingestStatus } from "./jobsView";
+import { button, confirmDialog, errorBlock, errorText, field, ocrBadge } from "./common";
+import { embeddingStatus, ingestStatus } from "./jobsView";
 
 const DOC_TYPES = ["pdf", "docx", "txt", "md", "html", "csv", "tsv"];
 const SEARCH_LIMIT = 30;
@@ -42,6 +42,7 @@ export class LibraryScreen implements Screen {
 
   shown(): void {
     void this.app.refreshCollections();
+    void this.app.embedding.refresh();
   }
 
   focusSearch(): void {
@@ -63,6 +64,7 @@ export class LibraryScreen implements Screen {
       h("div", { class: "card search-card" }, this.searchBar(), this.resultsSlot),
       this.addCard(),
       ingestStatus(this.app),
+      embeddingStatus(this.app),
       h("div", { class: "card" }, h("h2", null, t("library.collections")), this.collectionsSlot),
       this.filesSlot,
     );
@@ -186,6 +188,7 @@ export class LibraryScreen implements Screen {
                 h("span", { class: "badge subtle" }, t("answer.page", { page: hit.page })),
                 h("span", { class: "badge subtle" }, hit.doc_type),
                 h("span", { class: "badge subtle" }, hit.collection),
+                ocrBadge(hit),
               ),
               h("span", { class: "hit-snippet" }, hit.snippet),
               h("span", { class: "source-path" }, hit.path),
@@ -277,7 +280,12 @@ export class LibraryScreen implements Screen {
       this.app.toast(t("error.busy"));
       return;
     }
-    await run();
+    const running = run();
+    // The OCR switches and Re-index buttons are off while it runs.
+    this.renderCollections();
+    await running;
+    // The shell starts embedding what the run added.
+    void this.app.embedding.refresh();
     await this.app.refreshCollections();
     if (this.selected) await this.loadFiles(this.selected);
   }
@@ -326,12 +334,14 @@ export class LibraryScreen implements Screen {
           t("library.counts", { files: c.files, indexed: c.indexed, failed: c.failed, needs_ocr: c.needs_ocr }),
           c.pending ? ` · ${t("library.pending", { n: c.pending })}` : "",
           ` · ${t("library.chunks", { n: c.chunks })}`,
+          c.ocr ? "" : ` · ${t("library.ocrOffBadge")}`,
         ),
         c.roots.map((r) => h("span", { class: "source-path" }, r)),
       ),
       h(
         "div",
         { class: "row-actions" },
+        this.ocrToggle(c, busy),
         button(t("library.reindex"), () => void this.ingest(() => this.app.ingestJob.reindex(c.name)), {
           class: "btn small",
           testid: "collection-reindex",
@@ -344,6 +354,30 @@ export class LibraryScreen implements Screen {
         }),
       ),
     );
+  }
+
+  /** The collection's OCR switch (off while indexing runs: it needs the library's writer). */
+  private ocrToggle(c: CollectionInfo, busy: boolean): HTMLElement {
+    const box = h("input", {
+      type: "checkbox",
+      testid: "collection-ocr-toggle",
+      "data-name": c.name,
+      disabled: busy,
+      onchange: () => void this.setOcr(c.name, box.checked),
+    });
+    box.checked = c.ocr;
+    return h("label", { class: "toggle small", title: t("library.ocrToggleTitle") }, box, h("span", null, t("library.ocrToggle")));
+  }
+
+  private async setOcr(name: string, on: boolean): Promise<void> {
+    try {
+      await ipc.librarySetOcr(name, on);
+      this.app.toast(t(on ? "library.ocrOn" : "library.ocrOff", { name }));
+    } catch (e) {
+      this.app.toast(errorText(e));
+    }
+    // Shows the state as stored (reverting the box when the change failed).
+    await this.app.refreshCollections();
   }
 
   private async remove(name: string): Promise<void> {
@@ -429,6 +463,7 @@ function fileRow(f: FileInfo): HTMLElement {
       h("span", { class: "file-name" }, baseName(f.path)),
       h("span", { class: "source-path", title: f.path }, f.path),
       reason ? h("span", { class: "file-reason", testid: "file-reason" }, reason) : null,
+      f.ocr ? fileOcr(f.ocr) : null,
       f.ocr_pages.length ? h("span", { class: "muted small" }, t("library.ocrPages", { pages: f.ocr_pages.join(", ") })) : null,
     ),
     h(
@@ -438,5 +473,25 @@ function fileRow(f: FileInfo): HTMLElement {
         .filter(Boolean)
         .join(" · "),
     ),
+  );
+}
+
+/** What OCR read of a file: pages, mean confidence, the pages to check, failures. */
+export function fileOcr(o: FileOcr): HTMLElement {
+  return h(
+    "span",
+    { class: "file-ocr muted small", testid: "file-ocr" },
+    o.pages_read.length && o.mean_confidence !== null
+      ? h("span", null, t("library.fileOcr", { n: o.pages_read.length, confidence: o.mean_confidence }))
+      : null,
+    o.low_confidence_pages.length
+      ? h(
+          "span",
+          { class: "badge warn", testid: "low-confidence", title: t("library.lowConfidenceTitle"), "data-pages": o.low_confidence_pages.join(",") },
+          t("library.lowConfidencePages", { pages: o.low_confidence_pages.join(", ") }),
+        )
+      : null,
+    o.failed.map((f) => h("span", { class: "file-reason" }, t("library.ocrFailed", { page: f.page, reason: f.reason }))),
+    o.note ? h("span", { class: "file-reason" }, o.note) : null,
   );
 }

@@ -5,6 +5,7 @@ import { lang, t, type Lang } from "../i18n";
 import * as ipc from "../ipc";
 import type { Settings } from "../ipc/types";
 import { errorText, field } from "./common";
+import { embeddingStatus } from "./jobsView";
 
 /** "" → null (automatic); a positive whole number; undefined when invalid. */
 export function parseOptionalInt(text: string): number | null | undefined {
@@ -23,6 +24,7 @@ export class SettingsScreen implements Screen {
 
   shown(): void {
     void this.app.refreshModels();
+    void this.app.embedding.refresh();
   }
 
   render(): HTMLElement {
@@ -128,6 +130,8 @@ export class SettingsScreen implements Screen {
         this.draft = { ...stored };
         message.textContent = t("settings.saved");
         message.className = "form-message success";
+        // The shell starts embedding for the (new) embedding model.
+        void this.app.embedding.refresh();
         await this.app.refreshStatus();
         if (this.app.status?.model.state === "loading") message.textContent += ` ${t("settings.reloading")}`;
       } catch (e) {
@@ -154,6 +158,7 @@ export class SettingsScreen implements Screen {
         field(t("settings.profile"), profile),
         h("div", { class: "form-grid" }, field(t("settings.chatModel"), chatModel), field(t("settings.embeddingModel"), embedModel)),
         field(t("settings.hybridSearch"), hybrid, t("settings.hybridSearchHint")),
+        embeddingStatus(this.app, true),
         h(
           "div",
           { class: "form-grid" },
