@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   build-essential pkg-config cmake libclang-dev   # llama-cpp-2 builds llama.cpp (cmake + bindgen)
+  libssl-dev                                      # SQLCipher (encrypted SQLite stores) links libcrypto
   python3 python3-venv python3-pip                # model fetch and MiniLM -> GGUF conversion
   ca-certificates curl
   procps util-linux coreutils                     # tests: kill -INT, flock, mkfifo
@@ -16,6 +17,7 @@ APT_PACKAGES=(
   tesseract-ocr tesseract-ocr-kor tesseract-ocr-eng poppler-utils  # OCR of scans (tesseract; pdftoppm renders pages)
   gnome-keyring dbus-daemon dbus-bin libsecret-tools  # vault tests: a real Secret Service on a private session bus (with-keyring.sh), secret-tool
   strace iproute2                                 # zero-egress tests: trace in an empty network namespace
+  minisign                                        # bundle tests: the reference tool checks our signatures, we check its
 )
 
 missing=()

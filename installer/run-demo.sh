@@ -10,6 +10,16 @@ cd "$(dirname "$0")/.."
 cargo build --release --workspace --bins
 sillok="$CARGO_TARGET_DIR/release/sillok"
 
+# The library is encrypted under a key the OS keychain holds. Headless (no
+# session bus), the demo runs under a throwaway keychain, and so with a
+# throwaway data directory: a vault whose keychain went away cannot be
+# opened again.
+if [ -z "${DBUS_SESSION_BUS_ADDRESS:-}" ]; then
+  export SILLOK_DATA_DIR="${SILLOK_DATA_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/sillok-demo.XXXXXX")}"
+  echo "> no session keychain: a throwaway one, with the data directory $SILLOK_DATA_DIR"
+  exec ./installer/with-keyring.sh "$0" "$@"
+fi
+
 default_model="gemma-3-270m-q4_k_m"
 if ! "$sillok" models info "$default_model" >/dev/null 2>&1; then
   "$sillok" models import "$SILLOK_MODEL_FILES/gemma-3-270m-q4_k_m.gguf"

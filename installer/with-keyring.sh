@@ -4,6 +4,8 @@
 # keyring files in a temporary directory. Used by installer/test-all.sh for
 # the tests of the vault's keychain; works headless (CI) and on a desktop,
 # where the private bus keeps the tests away from the user's own keyring.
+# With SILLOK_KEYRING_DIR set, the keyring files live there and outlast the
+# run (the heavy check keeps its evaluation data directory's vault openable).
 #
 #   installer/with-keyring.sh cargo test --workspace
 #
@@ -25,6 +27,11 @@ state="$(mktemp -d "${TMPDIR:-/tmp}/sillok-keyring.XXXXXX")"
 trap 'rm -rf "$state"' EXIT
 mkdir -m 700 "$state/data" "$state/runtime"
 export SILLOK_KEYRING_STATE="$state"
+export SILLOK_KEYRING_DATA="$state/data"
+if [ -n "${SILLOK_KEYRING_DIR:-}" ]; then
+  mkdir -p -m 700 "$SILLOK_KEYRING_DIR"
+  SILLOK_KEYRING_DATA="$SILLOK_KEYRING_DIR"
+fi
 
 # dbus-run-session starts a new session bus even when one exists, and ends it
 # (and with it the daemon, which exits when its bus goes) after the command.
@@ -34,7 +41,7 @@ export SILLOK_KEYRING_STATE="$state"
 dbus-run-session -- bash -c '
   set -euo pipefail
   printf %s "sillok-test-keyring" |
-    XDG_DATA_HOME="$SILLOK_KEYRING_STATE/data" XDG_RUNTIME_DIR="$SILLOK_KEYRING_STATE/runtime" \
+    XDG_DATA_HOME="$SILLOK_KEYRING_DATA" XDG_RUNTIME_DIR="$SILLOK_KEYRING_STATE/runtime" \
       gnome-keyring-daemon --daemonize --unlock --components=secrets >/dev/null
   # The Secret Service is on the bus once the daemon has taken its name.
   for _ in $(seq 50); do

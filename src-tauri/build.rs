@@ -32,6 +32,10 @@ const COMMANDS: &[&str] = &[
     "conversation_delete",
     "conversation_export",
     "save_text_file",
+    "vault_state",
+    "vault_locked",
+    "vault_lock",
+    "vault_unlock",
 ];
 
 fn main() {

@@ -325,7 +325,7 @@ fn embed(sillok: &Sillok, args: &BenchEmbedArgs) -> CmdResult {
         r.ingest_time.as_secs_f64()
     );
     println!(
-        "embed            {:.1} s, {:.1} chunks/s ({}, {} threads; model load {:.2} s)",
+        "embed            {:.1} s, {:.1} chunks/s ({}, threads {}; model load {:.2} s)",
         r.embed_time.as_secs_f64(),
         r.chunks_per_s(),
         r.model,

@@ -149,16 +149,20 @@ pub fn conversations(sillok: &Sillok, cmd: ConversationsCommand) -> CmdResult {
             }
         }
         ConversationsCommand::Show { id } => {
-            let conversation = store
-                .get(ConversationId(id))
-                .map_err(core)?
+            let conversation = sillok
+                .conversation(&store, ConversationId(id))?
                 .ok_or_else(|| Failure::User(anyhow::anyhow!("no conversation {id}")))?;
             println!("# {}", conversation.summary.title);
             for turn in &conversation.turns {
                 println!("\nQ{}: {}", turn.ordinal, turn.content.question);
                 println!("[{}] {}", turn.content.status.as_str(), turn.content.answer);
                 for c in &turn.content.citations {
-                    println!("  [{}] {}:{}", c.number, c.path, c.page);
+                    let deleted = if c.source_deleted {
+                        " (source deleted)"
+                    } else {
+                        ""
+                    };
+                    println!("  [{}] {}:{}{deleted}", c.number, c.path, c.page);
                 }
             }
         }

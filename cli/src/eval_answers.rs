@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 use sillok_core::Sillok;
-use sillok_core::answer::eval::{AnswerEvalConfig, eval_answers};
+use sillok_core::answer::eval::{AnswerEvalConfig, Split, eval_answers};
 use sillok_core::models::Generator;
 
 use crate::ask::answer_model;
@@ -27,6 +27,13 @@ pub struct EvalAnswersArgs {
     /// Evaluate the evidence alone, without a model.
     #[arg(long)]
     no_model: bool,
+    /// Ask only the even-numbered questions (dev: for tuning) or the
+    /// odd-numbered ones (test: held out).
+    #[arg(long, value_parser = ["dev", "test"])]
+    split: Option<String>,
+    /// Keywords alone: no vectors even when an embedding model is active.
+    #[arg(long)]
+    lexical: bool,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -45,6 +52,12 @@ pub fn run(sillok: &Sillok, args: &EvalAnswersArgs) -> CmdResult {
         limit: args.limit,
         max_tokens: args.max_tokens,
         profile: args.profile.clone(),
+        split: match args.split.as_deref() {
+            Some("dev") => Some(Split::Dev),
+            Some("test") => Some(Split::Test),
+            _ => None,
+        },
+        lexical_only: args.lexical,
     };
     let r = eval_answers(
         sillok,
@@ -58,10 +71,16 @@ pub fn run(sillok: &Sillok, args: &EvalAnswersArgs) -> CmdResult {
     }
     let pct = |x: f64| x * 100.0;
     println!(
-        "{}: {} questions, model {}",
+        "{}: {} questions{}, model {}, vectors {}",
         args.dir.display(),
         r.questions,
-        r.model.as_deref().unwrap_or("none (evidence only)")
+        match r.split {
+            Some(Split::Dev) => " (dev split)",
+            Some(Split::Test) => " (test split)",
+            None => "",
+        },
+        r.model.as_deref().unwrap_or("none (evidence only)"),
+        r.embedding_model.as_deref().unwrap_or("none")
     );
     println!("answer rate (answerable)     {:5.1}%", pct(r.answer_rate));
     println!(

@@ -140,9 +140,21 @@ pub enum CollectionsCommand {
         #[arg(value_parser = ["on", "off"])]
         state: String,
     },
+    /// Rebuild the search index from the collections' folders (after it was
+    /// reported damaged or tampered with).
+    Rebuild,
 }
 
 pub fn collections(sillok: &Sillok, cmd: CollectionsCommand) -> CmdResult {
+    if let CollectionsCommand::Rebuild = cmd {
+        // The damaged index is never opened: it is cleared first.
+        let report = sillok.rebuild_index(&mut |_| {})?;
+        println!(
+            "search index rebuilt: {} files indexed again",
+            report.indexed
+        );
+        return Ok(());
+    }
     let library = sillok.library()?;
     match cmd {
         CollectionsCommand::List { json: as_json } => {
@@ -190,6 +202,7 @@ pub fn collections(sillok: &Sillok, cmd: CollectionsCommand) -> CmdResult {
             print_files(&files, &ocr);
             Ok(())
         }
+        CollectionsCommand::Rebuild => Ok(()),
         CollectionsCommand::Remove { name } => {
             let files = sillok.remove_collection(&name)?;
             println!(

@@ -1,10 +1,11 @@
 //! `sillok models …`
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 use serde_json::json;
 use sillok_core::Sillok;
+use sillok_core::bundle::TrustedKey;
 use sillok_core::models::{ModelEntry, Provenance};
 
 use crate::{CmdResult, Failure, progress};
@@ -38,6 +39,17 @@ pub enum ModelsCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Import the models of a signed model bundle (a USB stick, or the
+    /// folder the installer filled), verified with a public key from outside
+    /// it; exit status 3 when the bundle is refused.
+    ImportBundle {
+        /// The bundle folder.
+        #[arg(default_value = sillok_core::bundle::SYSTEM_MODELS_DIR)]
+        dir: PathBuf,
+        /// The release public key (never one inside the bundle).
+        #[arg(long, value_name = "KEY", default_value = sillok_core::bundle::RELEASE_KEY_PATH)]
+        pubkey: PathBuf,
+    },
     /// Remove a model and its file.
     Remove {
         /// Model name.
@@ -69,6 +81,7 @@ pub fn run(sillok: &mut Sillok, cmd: ModelsCommand) -> CmdResult {
             println!("sha256 {}", entry.sha256);
             Ok(())
         }
+        ModelsCommand::ImportBundle { dir, pubkey } => import_bundle(sillok, &dir, &pubkey),
         ModelsCommand::Remove { name } => {
             sillok.remove_model(&name)?;
             println!("removed {name}");
@@ -223,4 +236,36 @@ fn verify(sillok: &Sillok, name: Option<&str>) -> CmdResult {
         }
     }
     failed.map_or(Ok(()), |e| Err(Failure::from(e)))
+}
+
+fn import_bundle(sillok: &mut Sillok, dir: &Path, pubkey: &Path) -> CmdResult {
+    let key = TrustedKey::from_file(pubkey).map_err(sillok_core::Error::from)?;
+    eprintln!(
+        "trusted key: id {} public key {} (from {})",
+        key.key_id(),
+        key.public_key(),
+        pubkey.display()
+    );
+    let bar = progress::bytes("importing");
+    let report = sillok.import_model_bundle(dir, &key, &mut progress::update(&bar));
+    bar.finish_and_clear();
+    let report = match report {
+        Err(sillok_core::Error::Bundle(e)) if e.is_refusal() => {
+            return Err(Failure::Check(
+                anyhow::Error::new(e).context("nothing was imported"),
+            ));
+        }
+        other => other?,
+    };
+    println!("verified model bundle {}", report.version);
+    for entry in &report.imported {
+        println!("imported {} (sha256 {})", entry.name, entry.sha256);
+    }
+    for name in &report.already_installed {
+        println!("already installed: {name}");
+    }
+    for path in &report.skipped {
+        println!("skipped {path}: not a GGUF model");
+    }
+    Ok(())
 }

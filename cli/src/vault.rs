@@ -5,15 +5,17 @@
 //! this run could open the vault.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
 
 use anyhow::anyhow;
 use clap::{Args, Subcommand};
 use sillok_core::Sillok;
-use sillok_core::keychain::Keychain;
 use sillok_core::vault::{InitOptions, KeychainState, Unlock, UnlockMethod, Vault, VaultStatus};
 use zeroize::Zeroizing;
 
 use crate::{CmdResult, Failure};
+
+mod backup;
 
 #[derive(Debug, Subcommand)]
 pub enum VaultCommand {
@@ -34,6 +36,12 @@ pub enum VaultCommand {
     /// Remove the vault file and its keychain items; everything encrypted
     /// with it becomes unreadable (documents are not touched).
     Destroy(DestroyArgs),
+    /// Write an encrypted archive of the data directory, restorable on
+    /// another machine with the recovery key.
+    Backup(backup::BackupArgs),
+    /// Restore such an archive into this new data directory, with the
+    /// recovery key; this machine's keychain then opens the vault.
+    Restore(backup::RestoreArgs),
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +108,8 @@ pub struct DestroyArgs {
 
 pub fn run(sillok: &Sillok, cmd: VaultCommand) -> CmdResult {
     match cmd {
+        VaultCommand::Backup(args) => backup::backup(sillok, &args),
+        VaultCommand::Restore(args) => backup::restore(sillok, &args),
         VaultCommand::Status(args) => status(sillok, &args),
         VaultCommand::Init(args) => init(sillok, &args),
         VaultCommand::Unlock(args) => unlock_command(sillok, &args),
@@ -139,7 +149,7 @@ fn status(sillok: &Sillok, args: &StatusArgs) -> CmdResult {
         }
         return Ok(());
     }
-    let vault = sillok.open_vault(Keychain::os())?;
+    let vault = sillok.open_vault(sillok.keychain().clone())?;
     // Status shows whether the everyday way in works: it tries the keychain.
     let refusal = vault.unlock(Unlock::Keychain).err();
     let status = vault.status()?;
@@ -233,7 +243,7 @@ fn init(sillok: &Sillok, args: &InitArgs) -> CmdResult {
         recovery_key: !args.no_recovery_key,
         adopt_existing_data: args.adopt_existing_data,
     };
-    let (vault, recovery) = Vault::init(sillok.data_dir(), Keychain::os(), &options)?;
+    let (vault, recovery) = Vault::init(sillok.data_dir(), sillok.keychain().clone(), &options)?;
     let mut held_by = vec!["the OS keychain"];
     if passphrase.is_some() {
         held_by.push("your passphrase");
@@ -267,8 +277,7 @@ fn show_recovery_key(key: &str) {
 }
 
 fn unlock_command(sillok: &Sillok, args: &UnlockArgs) -> CmdResult {
-    let vault = sillok.open_vault(Keychain::os())?;
-    let method = unlock(&vault, args)?;
+    let (vault, method) = open_unlocked_with(sillok, args)?;
     println!(
         "unlocked with the {} (key id {})",
         match method {
@@ -300,13 +309,16 @@ fn unlock_command(sillok: &Sillok, args: &UnlockArgs) -> CmdResult {
     Ok(())
 }
 
-fn open_unlocked(sillok: &Sillok, args: &UnlockArgs) -> Result<Vault, Failure> {
-    let vault = sillok.open_vault(Keychain::os())?;
-    unlock(&vault, args)?;
-    Ok(vault)
+fn open_unlocked(sillok: &Sillok, args: &UnlockArgs) -> Result<Arc<Vault>, Failure> {
+    Ok(open_unlocked_with(sillok, args)?.0)
 }
 
-fn unlock(vault: &Vault, args: &UnlockArgs) -> Result<UnlockMethod, Failure> {
+/// Unlocks through the core, which records the unlock (or the refusal) in
+/// the audit trail.
+fn open_unlocked_with(
+    sillok: &Sillok,
+    args: &UnlockArgs,
+) -> Result<(Arc<Vault>, UnlockMethod), Failure> {
     let secret = if args.passphrase_stdin {
         Some(stdin_line("passphrase")?)
     } else if args.passphrase {
@@ -323,7 +335,8 @@ fn unlock(vault: &Vault, args: &UnlockArgs) -> Result<UnlockMethod, Failure> {
         Some(s) if args.passphrase || args.passphrase_stdin => Unlock::Passphrase(s),
         Some(s) => Unlock::RecoveryKey(s),
     };
-    Ok(vault.unlock(with)?)
+    let method = sillok.unlock(with)?;
+    Ok((sillok.vault()?, method))
 }
 
 fn passphrase(sillok: &Sillok, args: &PassphraseArgs) -> CmdResult {
@@ -367,7 +380,7 @@ fn destroy(sillok: &Sillok, args: &DestroyArgs) -> CmdResult {
             return Err(Failure::User(anyhow!("not confirmed: nothing was removed")));
         }
     }
-    let destroyed = Vault::destroy(sillok.data_dir(), &Keychain::os())?;
+    let destroyed = Vault::destroy(sillok.data_dir(), sillok.keychain())?;
     println!(
         "destroyed the vault of {} ({} keychain items removed)",
         root.display(),

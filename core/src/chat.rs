@@ -24,8 +24,11 @@ impl Sillok {
     ///
     /// Locked, corrupt or foreign database files.
     pub fn conversations(&self) -> Result<ConversationStore> {
-        Ok(ConversationStore::open(
-            &self.data_dir().db().join(CONVERSATIONS_FILE),
+        let keys = self.store_keys()?;
+        Ok(ConversationStore::open_keyed(
+            &self.conversations_path(),
+            Some(&keys.conversations),
+            crate::conversations::DEFAULT_BUSY_TIMEOUT,
         )?)
     }
 
@@ -75,6 +78,7 @@ fn to_turn(answer: &Answer, library_seq: Option<u64>) -> NewTurn {
             span: s.span.clone(),
             snippet: s.text.chars().take(400).collect(),
             chunk_index: s.chunk_index,
+            source_deleted: false,
         })
         .collect();
     let mut flags: Vec<StoredFlag> = answer

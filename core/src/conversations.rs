@@ -124,9 +124,10 @@ pub enum ConversationError {
         #[source]
         source: rusqlite::Error,
     },
-    /// The file is damaged or not an SQLite database. It was left untouched.
+    /// The file is damaged, was tampered with (an encrypted page failed its
+    /// check), or is not an SQLite database. It was left untouched.
     #[error(
-        "{path} is damaged or not a database; it was left untouched: move it aside to start anew"
+        "{path} is damaged, was tampered with, or is not a database; it was left untouched: move it aside to start anew"
     )]
     Corrupt {
         /// The database file.
@@ -134,6 +135,15 @@ pub enum ConversationError {
         /// What SQLite reported.
         #[source]
         source: rusqlite::Error,
+    },
+    /// The file's encryption is not what was expected (plaintext where the
+    /// vault's key was given, or encrypted where it was not).
+    #[error("conversation database {path}: {reason}")]
+    Encryption {
+        /// The database file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        reason: String,
     },
     /// The file is another application's SQLite database. It was left untouched.
     #[error(
@@ -284,6 +294,10 @@ pub struct Citation {
     pub snippet: String,
     /// Index of the chunk in the document.
     pub chunk_index: u64,
+    /// The cited document has since been removed from the library (its
+    /// chunks, vectors and cached text erased); the answer is kept. Not
+    /// stored: set when read through [`crate::Sillok::conversation`].
+    pub source_deleted: bool,
 }
 
 /// A verification flag raised on an answer.
@@ -395,15 +409,67 @@ impl ConversationStore {
     /// [`ConversationError::Locked`] when the file stays locked,
     /// [`ConversationError::Sqlite`] otherwise (e.g. a missing directory).
     pub fn open_with_timeout(path: &Path, busy_timeout: Duration) -> Result<Self> {
+        Self::open_keyed(path, None, busy_timeout)
+    }
+
+    /// [`ConversationStore::open_with_timeout`] for a store encrypted at rest
+    /// under `key` (SQLCipher; see [`sillok_index::sqlite`]) when given.
+    ///
+    /// # Errors
+    ///
+    /// As [`ConversationStore::open_with_timeout`];
+    /// [`ConversationError::Encryption`] for a plaintext file opened with a
+    /// key. A wrong key or an altered page is [`ConversationError::Corrupt`].
+    pub fn open_keyed(
+        path: &Path,
+        key: Option<&sillok_index::DbKey>,
+        busy_timeout: Duration,
+    ) -> Result<Self> {
         let too_new = |found| ConversationError::TooNew {
             path: path.to_path_buf(),
             found,
             supported: SCHEMA_VERSION,
         };
+        let state =
+            sillok_index::sqlite::db_state(path).map_err(|e| ConversationError::Encryption {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+        let mismatch = match (key.is_some(), state) {
+            (true, sillok_index::sqlite::DbState::Plain) => {
+                Some("it is not encrypted yet: it must be migrated first")
+            }
+            _ => None,
+        };
+        if let Some(reason) = mismatch {
+            return Err(ConversationError::Encryption {
+                path: path.to_path_buf(),
+                reason: reason.to_owned(),
+            });
+        }
         let mut conn = Connection::open(path).at(path)?;
+        if let Some(key) = key {
+            sillok_index::sqlite::set_key(&conn, key).map_err(|e| {
+                ConversationError::Encryption {
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                }
+            })?;
+        }
         conn.busy_timeout(busy_timeout).at(path)?;
+        // Erasure: deleted rows are overwritten, not left in free pages.
+        conn.pragma_update(None, "secure_delete", true).at(path)?;
+        conn.pragma_update(None, "temp_store", "MEMORY").at(path)?;
         // Read-only checks first: nothing is written to a file we do not understand.
-        let (app_id, version, empty) = inspect(&conn).at(path)?;
+        let inspected = inspect(&conn).at(path);
+        // SQLCipher reports a page failing its HMAC during the full check as
+        // a plain SQL error: with a key, any failure of the check is damage.
+        let (app_id, version, empty) = match (inspected, key) {
+            (Err(ConversationError::Sqlite { path, source }), Some(_)) => {
+                return Err(ConversationError::Corrupt { path, source });
+            }
+            (inspected, _) => inspected?,
+        };
         let fresh = app_id == 0 && version == 0 && empty;
         if !(app_id == APPLICATION_ID || fresh) || version < 0 {
             return Err(ConversationError::Foreign {
@@ -744,6 +810,7 @@ fn load(conn: &Connection, id: ConversationId) -> rusqlite::Result<Option<Conver
                 span: unsigned(r, 5)?..unsigned(r, 6)?,
                 snippet: r.get(7)?,
                 chunk_index: unsigned(r, 8)?,
+                source_deleted: false,
             })
         })?;
         turn.content.citations = rows.collect::<rusqlite::Result<_>>()?;
@@ -906,7 +973,17 @@ fn write_turn(f: &mut fmt::Formatter<'_>, turn: &Turn) -> fmt::Result {
         writeln!(f, "\n### Sources")?;
     }
     for c in &t.citations {
-        writeln!(f, "\n#### \\[{}\\] {}\n", c.number, Inline(&c.title))?;
+        let deleted = if c.source_deleted {
+            " (source deleted)"
+        } else {
+            ""
+        };
+        writeln!(
+            f,
+            "\n#### \\[{}\\] {}{deleted}\n",
+            c.number,
+            Inline(&c.title)
+        )?;
         writeln!(f, "- Location: {}, page {}", Code(&c.path), c.page)?;
         writeln!(f, "- Span: {}..{}", c.span.start, c.span.end)?;
         writeln!(f, "- Chunk: {}", c.chunk_index)?;
@@ -1112,6 +1189,7 @@ mod tests {
             span: 100..480,
             snippet: snippet.into(),
             chunk_index: 17,
+            source_deleted: false,
         }
     }
 

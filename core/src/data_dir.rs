@@ -18,19 +18,24 @@ pub struct DataDir {
 }
 
 impl DataDir {
-    /// `SILLOK_DATA_DIR`, else the platform data dir + `sillok`
-    /// (`~/.local/share/sillok` on Linux).
+    /// `SILLOK_DATA_DIR`, else the site policy's data directory, else the
+    /// platform data dir + `sillok` (`~/.local/share/sillok` on Linux).
     ///
     /// # Errors
     ///
-    /// [`Error::NoDataDir`] when neither is known.
+    /// [`Error::NoDataDir`] when none is known; an unreadable site policy.
     pub fn resolve() -> Result<Self> {
-        match std::env::var_os(DATA_DIR_ENV) {
-            Some(dir) if !dir.is_empty() => Ok(Self::at(PathBuf::from(dir))),
-            _ => dirs::data_dir()
-                .map(|d| Self::at(d.join("sillok")))
-                .ok_or(Error::NoDataDir),
+        if let Some(dir) = std::env::var_os(DATA_DIR_ENV).filter(|d| !d.is_empty()) {
+            return Ok(Self::at(PathBuf::from(dir)));
         }
+        // A site policy's data directory comes before the platform's
+        // (another one is refused when opened: `crate::policy`).
+        if let Some(dir) = crate::policy::locked_data_dir()? {
+            return Ok(Self::at(dir));
+        }
+        dirs::data_dir()
+            .map(|d| Self::at(d.join("sillok")))
+            .ok_or(Error::NoDataDir)
     }
 
     /// A data directory at an explicit path.

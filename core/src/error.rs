@@ -254,10 +254,76 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A signed bundle or the site policy file cannot be used.
+    #[error(transparent)]
+    Bundle(#[from] sillok_bundle::Error),
+    /// A setting the site policy fixes was to be changed.
+    #[error(
+        "{setting} is fixed to {value} by the site policy {policy} and cannot be changed here; ask your IT officer"
+    )]
+    PolicyLocked {
+        /// The setting.
+        setting: &'static str,
+        /// Its value in the policy.
+        value: String,
+        /// The policy file.
+        policy: PathBuf,
+    },
+    /// A folder outside the policy's allowed folders was to be ingested.
+    #[error(
+        "{} is outside the folders the site policy {policy} allows ({allowed}); ask your IT officer", folder.display()
+    )]
+    FolderNotAllowed {
+        /// The folder asked for.
+        folder: PathBuf,
+        /// The allowed folders.
+        allowed: String,
+        /// The policy file.
+        policy: PathBuf,
+    },
+    /// An export while the site policy turns exports off.
+    #[error("exports are turned off by the site policy {policy}; ask your IT officer")]
+    ExportDisallowed {
+        /// The policy file.
+        policy: PathBuf,
+    },
     /// A multi-step operation was stopped by a fault-injection hook (tests
     /// simulating a crash between steps).
     #[error("interrupted at {0}")]
     Interrupted(&'static str),
+    /// The data directory was written by a newer Sillok: it is left untouched.
+    #[error(
+        "the data in {path} is in format {found}, written by a newer Sillok (this one reads formats up to {supported}): nothing was opened or changed; use that newer version"
+    )]
+    DataTooNew {
+        /// The data directory.
+        path: PathBuf,
+        /// The format found.
+        found: u32,
+        /// The newest format this build reads.
+        supported: u32,
+    },
+    /// The data format marker is unreadable or damaged.
+    #[error("{path}: unreadable data format marker: {reason}")]
+    DataVersion {
+        /// The marker file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A vault backup archive cannot be made or restored (wrong key,
+    /// tampered or truncated archive, a target that already holds data).
+    #[error("vault backup: {0}")]
+    Backup(String),
+    /// Reading or writing a backup archive or restored file failed.
+    #[error("vault backup: {path}")]
+    BackupIo {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Error {
@@ -295,7 +361,14 @@ impl Error {
             | Error::WrongRecoveryKey
             | Error::BadRecoveryKey { .. }
             | Error::NoSuchUnlock(_)
-            | Error::BadPassphrase(_) => true,
+            | Error::BadPassphrase(_)
+            | Error::DataTooNew { .. }
+            | Error::DataVersion { .. }
+            | Error::Backup(_) => true,
+            Error::PolicyLocked { .. }
+            | Error::FolderNotAllowed { .. }
+            | Error::ExportDisallowed { .. } => true,
+            Error::Bundle(e) => e.is_user_error(),
             Error::Conversations(e) => e.is_user_error(),
             Error::Models(e) => e.is_user_error(),
             Error::Library(e) => e.is_user_error(),
@@ -306,7 +379,8 @@ impl Error {
             | Error::VaultIo { .. }
             | Error::Random(_)
             | Error::CoreDumps { .. }
-            | Error::Interrupted(_) => false,
+            | Error::Interrupted(_)
+            | Error::BackupIo { .. } => false,
         }
     }
 }

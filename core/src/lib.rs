@@ -21,14 +21,18 @@ pub mod bench;
 mod chat;
 pub mod conversations;
 mod data_dir;
+pub mod data_version;
 mod error;
 mod hardening;
 pub mod keychain;
 mod library;
+mod model_bundle;
 pub mod phi;
+pub mod policy;
 pub mod profile;
 pub mod retrieval;
 mod settings;
+mod stores;
 pub mod vault;
 
 use std::path::Path;
@@ -38,7 +42,9 @@ pub use data_dir::DataDir;
 pub use error::{Error, Result};
 pub use hardening::disable_core_dumps;
 pub use library::{CHUNK_TOKENIZER_ENV, CHUNK_TOKENIZER_FILE, CollectionSummary, PageView};
+pub use model_bundle::BundleImport;
 pub use settings::{SETTINGS_FILE, Settings};
+pub use sillok_bundle as bundle;
 pub use sillok_index as index;
 pub use sillok_models as models;
 
@@ -57,6 +63,11 @@ pub struct Sillok {
     embedder: retrieval::EmbedderSlot,
     /// The audit log, opened on first use; shared with reopened handles.
     audit: audit::AuditSlot,
+    /// The OS keychain ([`keychain::Keychain::os`]; tests pass another).
+    keychain: keychain::Keychain,
+    /// The vault, opened on first use; its lock state is shared with
+    /// reopened handles (`vault/session.rs`: unlock, lock, idle lock).
+    vault: vault::VaultSlot,
 }
 
 impl Sillok {
@@ -66,6 +77,19 @@ impl Sillok {
     ///
     /// [`Error::DataDir`] or a catalogue error.
     pub fn open(data_dir: DataDir) -> Result<Self> {
+        Self::open_with_keychain(data_dir, vault::default_keychain())
+    }
+
+    /// As [`Sillok::open`], with the vault's keys in `keychain` (tests use a
+    /// [`keychain::MemoryKeyStore`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Sillok::open`].
+    pub fn open_with_keychain(data_dir: DataDir, keychain: keychain::Keychain) -> Result<Self> {
+        // A site policy may fix the data directory: no other one is opened.
+        policy::check_data_dir(data_dir.root())?;
+        data_version::prepare(&data_dir)?;
         data_dir.create()?;
         let catalogue = Catalogue::open(&data_dir.models())?;
         Ok(Sillok {
@@ -74,6 +98,8 @@ impl Sillok {
             foreground: sillok_index::Foreground::default(),
             embedder: retrieval::EmbedderSlot::default(),
             audit: audit::AuditSlot::default(),
+            keychain,
+            vault: vault::VaultSlot::default(),
         })
     }
 
@@ -92,6 +118,8 @@ impl Sillok {
             foreground: self.foreground.clone(),
             embedder: self.embedder.clone(),
             audit: self.audit.clone(),
+            keychain: self.keychain.clone(),
+            vault: self.vault.clone(),
         })
     }
 

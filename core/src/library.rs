@@ -69,13 +69,18 @@ impl Sillok {
         self.data_dir().indexes().join("library")
     }
 
-    /// Opens the library for reading (any number of processes may).
+    /// Opens the library for reading (any number of processes may), its
+    /// index and databases encrypted under the vault's key (see
+    /// `stores.rs`: the vault is made or unlocked, and a library from
+    /// before the vault encrypted, first).
     ///
     /// # Errors
     ///
-    /// Index errors.
+    /// The vault's errors (locked, no keychain); index errors;
+    /// [`sillok_index::Error::Tampered`] and
+    /// [`sillok_index::Error::DatabaseDamaged`] for damaged files.
     pub fn library(&self) -> Result<Library> {
-        Ok(Library::open(&self.library_dir())?)
+        self.open_library()
     }
 
     /// The fixed tokenizer chunk sizes are counted in: `SILLOK_CHUNK_TOKENIZER`,
@@ -142,6 +147,7 @@ impl Sillok {
         progress: &mut dyn FnMut(&IngestEvent),
     ) -> Result<IngestReport> {
         let result = (|| -> Result<_> {
+            crate::policy::check_folders(roots)?;
             let library = self.library()?;
             let counter = TokenCounter::from_file(&self.chunk_tokenizer_path()?)?;
             let mut writer = library.writer(counter, self.ingest_settings())?;
@@ -198,6 +204,28 @@ impl Sillok {
         let counter = TokenCounter::from_file(&self.chunk_tokenizer_path()?)?;
         let mut writer = library.writer(counter, self.ingest_settings())?;
         Ok(writer.watch(collections, quiet, stop, on)?)
+    }
+
+    /// Clears the search index (never reading it: it may be damaged) and
+    /// indexes every collection's files again from their folders: the way
+    /// back from [`sillok_index::Error::Tampered`]. The journal is kept.
+    ///
+    /// # Errors
+    ///
+    /// The vault's errors; a damaged journal
+    /// ([`sillok_index::Error::DatabaseDamaged`]: then remove
+    /// `indexes/library` and add the folders again); as [`Sillok::ingest`].
+    pub fn rebuild_index(&self, progress: &mut dyn FnMut(&IngestEvent)) -> Result<IngestReport> {
+        let keys = self.store_keys()?;
+        let pending = Library::rebuild_index(&self.library_dir(), Some(&keys.index))?;
+        tracing::info!(pending, "search index cleared for a rebuild");
+        let mut total = IngestReport::default();
+        let stop = AtomicBool::new(false);
+        for collection in self.library()?.collections()? {
+            let report = self.reindex_until(&collection.name, &stop, progress)?;
+            total.indexed += report.indexed;
+        }
+        Ok(total)
     }
 
     /// Removes a collection from the library.
@@ -374,9 +402,9 @@ impl Sillok {
         self.in_scratch_dir("eval", |work| {
             let set = sillok_index::EvalSet::build(set_dir, work, counter)?;
             if let Some(entry) = &entry {
-                let mut cache = self.eval_vector_cache()?;
+                let mut cache = self.eval_vector_cache_if_open();
                 let embedded =
-                    self.embed_chunks(set.library(), entry, Some(&mut cache), cancel, progress)?;
+                    self.embed_chunks(set.library(), entry, cache.as_mut(), cancel, progress)?;
                 if embedded.cancelled {
                     return Err(Error::Cancelled);
                 }

@@ -274,14 +274,32 @@ impl Sillok {
         Ok(report)
     }
 
-    /// The evaluation cache, created on first use.
+    /// The evaluation cache when it can be opened; else `None`, with a
+    /// warning: it only saves work (vectors of public evaluation corpora),
+    /// so a locked vault or a cache under a lost key costs time, not the run.
+    pub(crate) fn eval_vector_cache_if_open(&self) -> Option<EmbeddingCache> {
+        match self.eval_vector_cache() {
+            Ok(cache) => Some(cache),
+            Err(e) => {
+                tracing::warn!(error = %e, "the evaluation vector cache cannot be opened; vectors are computed without it");
+                None
+            }
+        }
+    }
+
+    /// The evaluation cache, created on first use, encrypted under the
+    /// vault's `eval-vectors` subkey.
     pub(crate) fn eval_vector_cache(&self) -> Result<EmbeddingCache> {
         let dir = self.data_dir().cache();
         std::fs::create_dir_all(&dir).map_err(|source| Error::DataDir {
             path: dir.clone(),
             source,
         })?;
-        Ok(EmbeddingCache::open(&dir.join(EVAL_VECTORS_FILE))?)
+        let keys = self.store_keys()?;
+        Ok(EmbeddingCache::open(
+            &self.eval_vectors_path(),
+            Some(&keys.eval_vectors),
+        )?)
     }
 
     /// Another handle on this data directory whose embedding model is

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use serde_json::error::Category;
 
 use crate::{Error, Result, Sillok};
 
@@ -104,19 +105,39 @@ impl Sillok {
 
     /// The saved settings (defaults when none were saved).
     ///
+    /// A file that is not JSON at all (cut short by a crash or a full disk,
+    /// garbled) is moved aside to `settings.json.damaged-<unix seconds>`, a
+    /// warning names the copy, and the defaults are used: the app must start.
+    /// A well-formed file with a wrong field or value is an error instead,
+    /// since it may come from a newer Sillok or a typo worth fixing by hand.
+    ///
     /// # Errors
     ///
-    /// [`Error::Settings`] for an unreadable or invalid file: it is never
-    /// silently replaced.
+    /// [`Error::Settings`] for an unreadable file, or one with unknown fields
+    /// or wrong types; [`Error::InvalidSetting`] for values out of range; a
+    /// damaged file that cannot be moved aside. Such files are never silently
+    /// replaced. Values the site policy fixes (`crate::policy`) replace the
+    /// saved ones; an unreadable policy is an error.
     pub fn settings(&self) -> Result<Settings> {
+        crate::policy::apply(self.saved_settings()?)
+    }
+
+    /// The settings file's values, before the site policy's.
+    fn saved_settings(&self) -> Result<Settings> {
         let path = self.settings_path();
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Settings::default()),
             Err(e) => return Err(settings_error(&path, e.to_string())),
         };
-        let settings: Settings =
-            serde_json::from_str(&text).map_err(|e| settings_error(&path, e.to_string()))?;
+        let settings: Settings = match serde_json::from_slice(&bytes) {
+            Ok(settings) => settings,
+            Err(e) if matches!(e.classify(), Category::Syntax | Category::Eof) => {
+                set_aside(&path, &e)?;
+                return Ok(Settings::default());
+            }
+            Err(e) => return Err(settings_error(&path, e.to_string())),
+        };
         settings.validate()?;
         Ok(settings)
     }
@@ -138,6 +159,7 @@ impl Sillok {
 
     fn write_settings(&self, settings: &Settings) -> Result<()> {
         settings.validate()?;
+        crate::policy::check_settings(settings)?;
         if let Some(profile) = &settings.profile {
             self.profile(Some(profile))?;
         }
@@ -167,6 +189,46 @@ fn settings_error(path: &Path, reason: String) -> Error {
         path: path.to_owned(),
         reason,
     }
+}
+
+/// Moves a damaged settings file aside, never over an earlier damaged copy.
+fn set_aside(path: &Path, parse_error: &serde_json::Error) -> Result<()> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    for attempt in 0..100u32 {
+        let name = match attempt {
+            0 => format!("{SETTINGS_FILE}.damaged-{stamp}"),
+            n => format!("{SETTINGS_FILE}.damaged-{stamp}-{n}"),
+        };
+        let aside = path.with_file_name(name);
+        match std::fs::symlink_metadata(&aside) {
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(settings_error(path, e.to_string())),
+        }
+        return match std::fs::rename(path, &aside) {
+            Ok(()) => {
+                // The parse error gives a line and column, never file content.
+                tracing::warn!(
+                    kept_as = %aside.display(),
+                    reason = %parse_error,
+                    "the settings file was damaged; it was moved aside and the defaults are used"
+                );
+                Ok(())
+            }
+            // Another thread of this process moved it first.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(settings_error(
+                path,
+                format!("damaged ({parse_error}) and could not be moved aside: {e}"),
+            )),
+        };
+    }
+    Err(settings_error(
+        path,
+        format!("damaged ({parse_error}) and too many damaged copies are already kept"),
+    ))
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -251,12 +313,73 @@ mod tests {
         assert_eq!(sillok.settings().expect("test setup"), good);
     }
 
+    /// The files in the data directory whose names start with `prefix`.
+    fn named(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+            .expect("test setup")
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(prefix))
+            })
+            .collect();
+        found.sort();
+        found
+    }
+
     #[test]
-    fn a_damaged_file_is_an_error_not_a_reset() {
+    fn a_truncated_file_is_kept_aside_and_defaults_are_used() {
         let (dir, sillok) = sillok();
-        std::fs::write(dir.path().join(SETTINGS_FILE), "{ not json").expect("test setup");
-        let err = sillok.settings().expect_err("must fail");
-        assert!(matches!(err, Error::Settings { .. }), "{err}");
-        assert!(dir.path().join(SETTINGS_FILE).exists());
+        let saved = Settings {
+            ui_language: Some("ko".into()),
+            threads: Some(2),
+            ..Settings::default()
+        };
+        sillok.save_settings(&saved).expect("test setup");
+        let path = dir.path().join(SETTINGS_FILE);
+        let whole = std::fs::read(&path).expect("test setup");
+        // Every cut that leaves invalid JSON, and garbage, is set aside.
+        let garbled = [&b"\xff\xfe{\x00"[..], b"{ not json", b"", b"   "];
+        let cuts = (0..whole.len() - 1).step_by(5).map(|n| &whole[..n]);
+        for (round, bad) in cuts.chain(garbled).enumerate() {
+            std::fs::write(&path, bad).expect("test setup");
+            assert_eq!(sillok.settings().expect("defaults"), Settings::default());
+            assert!(
+                !path.exists(),
+                "round {round}: the damaged file is still in place"
+            );
+            let aside = named(dir.path(), "settings.json.damaged-");
+            assert_eq!(aside.len(), round + 1, "round {round}: {aside:?}");
+            // The newest copy holds exactly the damaged bytes.
+            let kept: Vec<Vec<u8>> = aside
+                .iter()
+                .map(|p| std::fs::read(p).expect("test setup"))
+                .collect();
+            assert!(kept.iter().any(|k| k == bad), "round {round}");
+        }
+        // Saving again writes a good file; the damaged copies stay.
+        sillok.save_settings(&saved).expect("test setup");
+        assert_eq!(sillok.settings().expect("test setup"), saved);
+    }
+
+    #[test]
+    fn a_well_formed_file_with_a_bad_field_is_an_error_not_a_reset() {
+        let (dir, sillok) = sillok();
+        let path = dir.path().join(SETTINGS_FILE);
+        for bad in [
+            r#"{"no_such_setting": 1}"#,
+            r#"{"threads": "two"}"#,
+            r#"{"threads": 0}"#,
+        ] {
+            std::fs::write(&path, bad).expect("test setup");
+            let err = sillok.settings().expect_err("must fail");
+            assert!(
+                matches!(err, Error::Settings { .. } | Error::InvalidSetting { .. }),
+                "{err}"
+            );
+            assert_eq!(std::fs::read_to_string(&path).expect("kept"), bad);
+        }
+        assert!(named(dir.path(), "settings.json.damaged-").is_empty());
     }
 }

@@ -55,6 +55,11 @@ use zeroize::Zeroizing;
 use crate::keychain::{Key32, Keychain};
 use crate::{DataDir, Error, Result, Sillok};
 
+pub mod backup;
+mod session;
+pub use session::refusal_reason;
+pub(crate) use session::{VaultSlot, default_keychain};
+
 /// The vault file's name in the data directory.
 pub const VAULT_FILE: &str = "vault.json";
 /// Debug builds abort the process at the [`FaultPoint`] named by this
@@ -62,6 +67,10 @@ pub const VAULT_FILE: &str = "vault.json";
 pub const CRASH_ENV: &str = "SILLOK_TEST_CRASH_AT";
 /// Idle minutes before the data key is dropped, unless settings say otherwise.
 pub const DEFAULT_IDLE_LOCK_MINUTES: u32 = 15;
+/// Debug builds take the idle time in seconds from this variable instead of
+/// settings (whose unit, minutes, is too slow for the desktop's window test).
+/// Release builds ignore it.
+pub const IDLE_LOCK_TEST_ENV: &str = "SILLOK_TEST_IDLE_LOCK_SECS";
 
 const TEMP_FILE: &str = "vault.json.tmp";
 const LOCK_FILE: &str = "vault.lock";
@@ -707,6 +716,18 @@ impl Vault {
         }
     }
 
+    /// The data key if the vault is unlocked and not idle too long, without
+    /// counting as use: writing an audit record must not keep the vault open.
+    pub(crate) fn current_key(&self) -> Option<DataKey> {
+        let state = self.state.lock().ok()?;
+        let idle = state.idle_lock;
+        state
+            .open
+            .as_ref()
+            .filter(|open| idle.is_none_or(|limit| open.last_used.elapsed() < limit))
+            .map(|open| open.key.clone())
+    }
+
     /// The audit trail's HMAC key, from the keychain; does not need the vault
     /// unlocked.
     ///
@@ -717,6 +738,37 @@ impl Vault {
     pub fn audit_key(&self) -> Result<Key32> {
         let vault_id = self.vault_id()?;
         self.keychain.audit_key(&vault_id)
+    }
+
+    /// The audit key from the keychain or, when the keychain cannot give it
+    /// (unreachable, locked, item lost) and the vault is unlocked, from its
+    /// backup sealed under the data key in the vault file: a passphrase or
+    /// recovery unlock without a keychain is still recorded. Never any other
+    /// key.
+    ///
+    /// # Errors
+    ///
+    /// The keychain's error when the vault is locked or has no backup.
+    pub fn audit_key_or_backup(&self) -> Result<Key32> {
+        let from_keychain = self.audit_key();
+        let Err(error) = from_keychain else {
+            return from_keychain;
+        };
+        let Some(dek) = self.current_key() else {
+            return Err(error);
+        };
+        let file = self.snapshot()?;
+        match file
+            .audit_key_backup
+            .as_ref()
+            .and_then(|sealed| unseal_audit_key(&file.vault_id, &dek, sealed))
+        {
+            Some(key) => {
+                tracing::info!(error = %error_chain(&error), "the audit key comes from its backup in the vault file");
+                Ok(key)
+            }
+            None => Err(error),
+        }
     }
 
     /// The vault's state, probing the keychain.
@@ -857,6 +909,50 @@ impl Vault {
         self.keychain.put_audit_key(&file.vault_id, key, &self.root)
     }
 
+    /// Puts `key` in the keychain as the audit HMAC key without the data
+    /// key: for moving the key of a trail started before the vault (the
+    /// old `audit.key` file) while the vault may be locked. The backup in
+    /// the vault file is sealed now when the vault is unlocked, else cleared
+    /// first and made again by [`Vault::ensure_audit_key_backup`] at the next
+    /// unlock, so it never holds another key than the keychain.
+    ///
+    /// # Errors
+    ///
+    /// The keychain's errors, [`Error::VaultIo`].
+    pub fn adopt_audit_key(&self, key: &[u8; 32]) -> Result<()> {
+        let dek = self.current_key();
+        let _lock = lock_file(&self.root)?;
+        let mut file = self.reload()?;
+        file.audit_key_backup = dek
+            .map(|dek| seal_audit_key(&file.vault_id, dek.as_bytes(), key))
+            .transpose()?;
+        self.write(&file)?;
+        self.keychain.put_audit_key(&file.vault_id, key, &self.root)
+    }
+
+    /// Seals the keychain's audit key into the vault file when the backup is
+    /// missing (after [`Vault::adopt_audit_key`] on a locked vault); true
+    /// when it wrote one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::VaultLocked`], the keychain's errors, [`Error::VaultIo`].
+    pub fn ensure_audit_key_backup(&self) -> Result<bool> {
+        if self.snapshot()?.audit_key_backup.is_some() {
+            return Ok(false);
+        }
+        let dek = self.data_key()?;
+        let _lock = lock_file(&self.root)?;
+        let mut file = self.reload()?;
+        if file.audit_key_backup.is_some() {
+            return Ok(false);
+        }
+        let key = self.keychain.audit_key(&file.vault_id)?;
+        file.audit_key_backup = Some(seal_audit_key(&file.vault_id, dek.as_bytes(), &key)?);
+        self.write(&file)?;
+        Ok(true)
+    }
+
     /// Sets, replaces (`Some`) or removes (`None`) the passphrase slot.
     ///
     /// # Errors
@@ -984,8 +1080,21 @@ impl Sillok {
     /// As [`Vault::open`]; a damaged settings file.
     pub fn open_vault(&self, keychain: Keychain) -> Result<Vault> {
         let vault = Vault::open(self.data_dir(), keychain)?;
-        vault.set_idle_lock(Some(self.settings()?.idle_lock()))?;
+        vault.set_idle_lock(Some(self.idle_lock()?))?;
         Ok(vault)
+    }
+
+    /// The idle time from settings ([`IDLE_LOCK_TEST_ENV`] in debug builds).
+    pub(crate) fn idle_lock(&self) -> Result<Duration> {
+        #[cfg(debug_assertions)]
+        if let Some(secs) = std::env::var(IDLE_LOCK_TEST_ENV)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|&s| s > 0)
+        {
+            return Ok(Duration::from_secs(secs));
+        }
+        Ok(self.settings()?.idle_lock())
     }
 }
 

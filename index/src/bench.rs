@@ -471,7 +471,7 @@ pub struct VectorLoad {
 /// Vector store errors.
 pub fn vector_load(library: &crate::Library, model: &str) -> Result<VectorLoad> {
     let started = Instant::now();
-    let matrix = crate::vectors::VectorStore::open(library.dir())?.load(model)?;
+    let matrix = crate::vectors::VectorStore::open(library.dir(), library.db_key())?.load(model)?;
     let time = started.elapsed();
     Ok(matrix.map_or_else(VectorLoad::default, |m| VectorLoad {
         rows: m.len(),

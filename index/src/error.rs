@@ -32,7 +32,7 @@ pub enum Error {
     /// A file of the encrypted search index failed its integrity check: it
     /// was damaged or tampered with, and nothing of it was used.
     #[error(
-        "the search index is damaged or was tampered with ({} failed its integrity check): rebuild it; its documents are then indexed again from their folders",
+        "the search index is damaged or was tampered with ({} failed its integrity check): rebuild it (`sillok collections rebuild`); its documents are then indexed again from their folders",
         file.display()
     )]
     Tampered {
@@ -50,9 +50,51 @@ pub enum Error {
         "the search index is not encrypted yet: it must be migrated before it is opened with a key"
     )]
     NotEncrypted,
+    /// A library database failed its integrity check: damaged, tampered
+    /// with, or encrypted under another key. Nothing of it was used.
+    #[error(
+        "a library database{} is damaged or was tampered with (it failed its integrity check): rebuild the library (`sillok collections rebuild`; if that fails too, move the folder indexes/library aside and add the folders again)",
+        file.as_ref().map(|f| format!(" ({})", f.display())).unwrap_or_default()
+    )]
+    DatabaseDamaged {
+        /// The file, when known.
+        file: Option<PathBuf>,
+    },
+    /// An encrypted database was opened without its key.
+    #[error("{} is encrypted: unlock the vault to open it", file.display())]
+    DatabaseEncrypted {
+        /// The file.
+        file: PathBuf,
+    },
+    /// A plaintext database was opened with a key.
+    #[error("{} is not encrypted yet: it must be migrated before it is opened with a key", file.display())]
+    DatabaseNotEncrypted {
+        /// The file.
+        file: PathBuf,
+    },
+    /// An encrypted copy made by the migration differs from its original;
+    /// the original was kept.
+    #[error("the encrypted copy of {} did not match it; the original is kept unchanged", file.display())]
+    MigrationCheck {
+        /// The original file or folder.
+        file: PathBuf,
+    },
     /// The ingestion journal failed.
     #[error("ingestion journal error")]
-    Journal(#[from] rusqlite::Error),
+    Journal(#[source] rusqlite::Error),
+    /// The disk holding the library filled up during a write. What was
+    /// committed before is intact; the run can be repeated once there is room.
+    #[error(
+        "the disk holding {} is full: free some space and run the ingestion again (what was indexed before is intact)",
+        path.display()
+    )]
+    DiskFull {
+        /// The library's folder.
+        path: PathBuf,
+        /// The failure the full disk caused.
+        #[source]
+        source: Box<Error>,
+    },
     /// No collection has that name.
     #[error("no collection named {0}; `sillok collections list` shows them")]
     UnknownCollection(String),
@@ -112,11 +154,14 @@ impl Error {
                 | Error::UnknownCollection(_)
                 | Error::InvalidCollectionName(_)
                 | Error::InvalidFilter { .. }
+                | Error::DiskFull { .. }
                 | Error::Tokenizer { .. }
                 | Error::Watch { .. }
                 | Error::Tampered { .. }
                 | Error::WrongKey
                 | Error::Encrypted
+                | Error::DatabaseDamaged { .. }
+                | Error::DatabaseEncrypted { .. }
         )
     }
 
@@ -124,6 +169,18 @@ impl Error {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+}
+
+/// A page failing SQLCipher's HMAC (or a corrupt page) is damage, never a
+/// plain SQLite error.
+impl From<rusqlite::Error> for Error {
+    fn from(err: rusqlite::Error) -> Self {
+        if crate::sqlite::is_damage(&err) {
+            Error::DatabaseDamaged { file: None }
+        } else {
+            Error::Journal(err)
         }
     }
 }

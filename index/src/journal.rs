@@ -154,13 +154,14 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 ";
 
 impl Journal {
-    /// Opens or creates the journal.
+    /// Opens or creates the journal, encrypted under `key` when given (see
+    /// [`crate::sqlite::open`]).
     ///
     /// # Errors
     ///
-    /// SQLite errors.
-    pub fn open(path: &Path) -> Result<Self> {
-        let conn = Connection::open(path)?;
+    /// SQLite errors; those of [`crate::sqlite::open`].
+    pub fn open(path: &Path, key: Option<&crate::DbKey>) -> Result<Self> {
+        let conn = crate::sqlite::open(path, key)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;

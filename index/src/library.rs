@@ -25,7 +25,10 @@ use crate::sealed::{
     sealing_of,
 };
 use crate::vectors::{VectorCache, chunk_hash};
-use crate::{Error, Result, analysis};
+use crate::{DbKey, Error, Result, analysis};
+
+/// The journal's file in the library folder.
+pub(crate) const JOURNAL_FILE: &str = "journal.sqlite";
 
 /// Files per index commit during ingestion.
 const BATCH_FILES: usize = 64;
@@ -45,6 +48,8 @@ pub struct Library {
     vectors: VectorCache,
     /// The sealed directory, when the index is encrypted (for its figures).
     sealed: Option<SealedDirectory>,
+    /// The key of the SQLite files beside a sealed index.
+    db_key: Option<DbKey>,
 }
 
 impl std::fmt::Debug for Library {
@@ -69,15 +74,18 @@ impl Library {
 
     /// Opens (or creates) the library stored in `dir` with its search index
     /// encrypted at rest under `key` (see [`crate::sealed`]), decrypting
-    /// through a block cache of [`DEFAULT_CACHE_BYTES`]. Otherwise as
-    /// [`Library::open`]. The journal and the other SQLite files beside
-    /// the index are not encrypted here.
+    /// through a block cache of [`DEFAULT_CACHE_BYTES`], and the SQLite files
+    /// beside it (journal, vectors, OCR text) encrypted with SQLCipher under
+    /// a key derived from `key` (see [`crate::sqlite`]). Otherwise as
+    /// [`Library::open`].
     ///
     /// # Errors
     ///
     /// As [`Library::open`]; [`Error::WrongKey`] when `key` is not the
     /// index's; [`Error::NotEncrypted`] when `dir` holds a plaintext index;
-    /// [`Error::Tampered`] when an index file fails its integrity check.
+    /// [`Error::DatabaseNotEncrypted`] for a plaintext database beside it;
+    /// [`Error::Tampered`] when an index file fails its integrity check,
+    /// [`Error::DatabaseDamaged`] when a database does.
     pub fn open_sealed(dir: &Path, key: &IndexKey) -> Result<Self> {
         Self::open_sealed_with_cache(dir, key, DEFAULT_CACHE_BYTES)
     }
@@ -101,6 +109,9 @@ impl Library {
     pub(crate) fn open_with(dir: &Path, storage: &Storage) -> Result<Self> {
         let tantivy_dir = dir.join("tantivy");
         std::fs::create_dir_all(&tantivy_dir).map_err(|e| Error::io(&tantivy_dir, e))?;
+        // The index's key check first: a wrong key is named as such before
+        // a database under that key looks damaged.
+        storage.open(&tantivy_dir)?;
         let (schema, fields) = schema::build();
         clear_if_outdated(dir, &tantivy_dir, &schema, storage)?;
         let (directory, sealed) = storage.open(&tantivy_dir)?;
@@ -118,6 +129,7 @@ impl Library {
             fields,
             vectors: VectorCache::default(),
             sealed,
+            db_key: storage.db_key(),
         })
     }
 
@@ -163,7 +175,7 @@ impl Library {
         let tantivy_dir = dir.join("tantivy");
         let (schema, _) = schema::build();
         let _lock = WriterLock::acquire(&dir.join("writer.lock"))?;
-        let mut journal = Journal::open(&dir.join("journal.sqlite"))?;
+        let mut journal = Journal::open(&dir.join(JOURNAL_FILE), storage.db_key().as_ref())?;
         let (_, pending) = clear_index(&tantivy_dir, &schema, &storage, &mut journal)?;
         tracing::info!(pending, "search index cleared for a rebuild");
         Ok(pending)
@@ -179,7 +191,12 @@ impl Library {
     }
 
     pub(crate) fn journal(&self) -> Result<Journal> {
-        Journal::open(&self.dir.join("journal.sqlite"))
+        Journal::open(&self.dir.join(JOURNAL_FILE), self.db_key.as_ref())
+    }
+
+    /// The key of the SQLite files beside the index (`None`: plaintext).
+    pub(crate) fn db_key(&self) -> Option<&DbKey> {
+        self.db_key.as_ref()
     }
 
     pub(crate) fn parts(&self) -> (&Index, &IndexReader, &Fields) {
@@ -486,8 +503,20 @@ impl LibraryWriter<'_> {
     ///
     /// # Errors
     ///
-    /// As [`LibraryWriter::ingest`].
+    /// As [`LibraryWriter::ingest`]; [`Error::DiskFull`] when a write failed
+    /// for lack of space.
     pub fn ingest_until(
+        &mut self,
+        collection: &str,
+        roots: &[PathBuf],
+        stop: &AtomicBool,
+        progress: &mut dyn FnMut(&IngestEvent),
+    ) -> Result<IngestReport> {
+        self.ingest_inner(collection, roots, stop, progress)
+            .map_err(|e| e.or_disk_full(&self.library.dir))
+    }
+
+    fn ingest_inner(
         &mut self,
         collection: &str,
         roots: &[PathBuf],
@@ -597,7 +626,10 @@ impl LibraryWriter<'_> {
         Ok(report)
     }
 
-    /// Removes a collection: its chunks and journal rows.
+    /// Removes a collection and erases what it left: its chunks (the
+    /// index's segments are merged, so deleted documents leave the files on
+    /// disk too), its journal rows, the vectors of its chunks and the OCR
+    /// text of its files (content another collection still holds stays).
     ///
     /// # Errors
     ///
@@ -607,11 +639,28 @@ impl LibraryWriter<'_> {
         if self.journal.collection(name)?.is_none() {
             return Err(Error::UnknownCollection(name.to_owned()));
         }
-        let (_, _, fields) = self.library.parts();
+        let library: &Library = self.library;
+        let (index, reader, fields) = library.parts();
         self.writer
             .delete_term(Term::from_field_text(fields.collection, name));
         self.commit(&mut Vec::new())?;
         self.journal.remove_collection(name)?;
+        let segments = index.searchable_segment_ids()?;
+        // A merge rewrites the segments without the deleted documents. One
+        // that cannot run now (a background merge holds a segment) leaves
+        // them, sealed, until a later merge.
+        if !segments.is_empty()
+            && let Err(e) = self.writer.merge(&segments).wait()
+        {
+            tracing::debug!(error = %e, "segments not merged after a removal");
+        }
+        self.writer.garbage_collect_files().wait()?;
+        reader.reload()?;
+        let purged = library.purge_orphans(&reader.searcher())?;
+        tracing::debug!(
+            purged,
+            "vectors and OCR text of the removed collection erased"
+        );
         Ok(files.len())
     }
 
@@ -993,6 +1042,14 @@ pub(crate) enum Storage {
 }
 
 impl Storage {
+    /// The key of the SQLite files beside the index.
+    fn db_key(&self) -> Option<DbKey> {
+        match self {
+            Storage::Plain => None,
+            Storage::Sealed { key, .. } => Some(DbKey::for_library(key)),
+        }
+    }
+
     /// Opens the index directory; a sealed one is also returned as such.
     fn open(&self, tantivy_dir: &Path) -> Result<(Box<dyn Directory>, Option<SealedDirectory>)> {
         match self {
@@ -1030,12 +1087,13 @@ fn clear_if_outdated(
         Ok(journal.schema_version()? == Some(schema::VERSION)
             && !fields_differ(tantivy_dir, schema, storage)?)
     };
-    let journal_path = dir.join("journal.sqlite");
-    if current(&Journal::open(&journal_path)?)? {
+    let journal_path = dir.join(JOURNAL_FILE);
+    let db_key = storage.db_key();
+    if current(&Journal::open(&journal_path, db_key.as_ref())?)? {
         return Ok(());
     }
     let _lock = WriterLock::acquire(&dir.join("writer.lock"))?;
-    let mut journal = Journal::open(&journal_path)?;
+    let mut journal = Journal::open(&journal_path, db_key.as_ref())?;
     let stored = journal.schema_version()?;
     if current(&journal)? {
         return Ok(()); // another process cleared it first

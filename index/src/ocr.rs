@@ -19,7 +19,7 @@
 //! of it. Not here: the page markers (parsers), indexing (`library`).
 
 mod output;
-mod store;
+pub(crate) mod store;
 mod tools;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -172,7 +172,7 @@ impl Library {
     ///
     /// Cache database errors.
     pub fn ocr_documents(&self) -> Result<HashMap<String, DocumentOcr>> {
-        let store = OcrStore::open(self.dir())?;
+        let store = OcrStore::open(self.dir(), self.db_key())?;
         Ok(store
             .all()?
             .into_iter()
@@ -213,7 +213,7 @@ impl Library {
     ) -> Result<std::result::Result<ParsedDocument, ParseFailure>> {
         let parsed = parse_bytes(file_name, bytes, limits);
         let mut parsed = if awaits_ocr(&parsed) {
-            let store = OcrStore::open(self.dir())?;
+            let store = OcrStore::open(self.dir(), self.db_key())?;
             let hash = sha256_hex(bytes);
             merge(parsed, &store.results(&hash)?, store.page_count(&hash)?)
         } else {
@@ -381,7 +381,7 @@ impl LibraryWriter<'_> {
         if !needs {
             return Ok(parsed);
         }
-        let store = OcrStore::open(self.library.dir())?;
+        let store = OcrStore::open(self.library.dir(), self.library.db_key())?;
         let results = store.results(hash)?;
         let page_count = store.page_count(hash)?;
         if results.is_empty() && page_count.is_none() {
@@ -467,7 +467,7 @@ impl LibraryWriter<'_> {
         if waiting.is_empty() {
             return Ok(totals);
         }
-        let mut store = OcrStore::open(self.library.dir())?;
+        let mut store = OcrStore::open(self.library.dir(), self.library.db_key())?;
         let scratch = Scratch::new(self.library.dir())?;
         let tools = match Tools::find(&self.settings.ocr, scratch.path()) {
             Ok(tools) => tools,
@@ -724,7 +724,7 @@ impl LibraryWriter<'_> {
         read_now: bool,
         progress: &mut dyn FnMut(&IngestEvent),
     ) -> Result<Option<(usize, usize)>> {
-        let store = OcrStore::open(self.library.dir())?;
+        let store = OcrStore::open(self.library.dir(), self.library.db_key())?;
         let parsed = parse_bytes(name, bytes, &self.settings.limits);
         let Ok(doc) = merge(parsed, &store.results(hash)?, store.page_count(hash)?) else {
             // It no longer parses as it did: the next ingestion says why.

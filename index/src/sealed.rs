@@ -108,6 +108,10 @@ impl IndexKey {
         Some(Self::from_bytes(bytes))
     }
 
+    pub(crate) fn as_bytes(&self) -> &[u8; KEY_LEN] {
+        &self.0
+    }
+
     fn cipher(&self) -> XChaCha20Poly1305 {
         XChaCha20Poly1305::new(Key::from_slice(&self.0[..]))
     }

@@ -93,6 +93,9 @@ pub struct Hit {
     pub lexical_rank: Option<u32>,
     /// 1-based rank among the nearest vectors of a hybrid search.
     pub dense_rank: Option<u32>,
+    /// Cosine similarity of the chunk's vector with the query's, in a hybrid
+    /// search where the chunk has a vector; `None` otherwise.
+    pub similarity: Option<f32>,
     /// Mean word confidence (0–100) of the page when its text was read by
     /// OCR; `None` for a text layer.
     pub ocr_confidence: Option<u8>,
@@ -353,6 +356,7 @@ impl Library {
                 text,
                 lexical_rank: None,
                 dense_rank: None,
+                similarity: None,
                 ocr_confidence: doc
                     .get_first(f.ocr_confidence)
                     .and_then(|v| v.as_u64())
@@ -402,9 +406,10 @@ impl Library {
                 .sum();
             same as f32 / chunks
         });
+        let matrix = self.vector_matrix(&dense.model)?;
         let mut nearest = Vec::new();
         if weights.dense > 0.0
-            && let Some(matrix) = self.vector_matrix(&dense.model)?
+            && let Some(matrix) = &matrix
         {
             nearest = matrix.nearest(&dense.vector, DENSE_CANDIDATES.max(depth).min(matrix.len()));
         }
@@ -420,6 +425,24 @@ impl Library {
         for (hit, place) in hits.iter_mut().zip(&fused) {
             hit.lexical_rank = place.lexical_rank;
             hit.dense_rank = place.dense_rank;
+        }
+        // Every hit's closeness in meaning, found by meaning or not: the
+        // answer's evidence gate weighs it (a phrase query ranks lexically
+        // but its hits are still near or far from the question).
+        if let Some(matrix) = &matrix {
+            let known: HashMap<&str, f32> = nearest.iter().map(|(h, c)| (h.as_str(), *c)).collect();
+            let missing: std::collections::HashSet<&str> = hits
+                .iter()
+                .map(|h| h.chunk_hash.as_str())
+                .filter(|h| !known.contains_key(h))
+                .collect();
+            let scanned = matrix.similarities(&dense.vector, &missing);
+            for hit in &mut hits {
+                hit.similarity = known
+                    .get(hit.chunk_hash.as_str())
+                    .or_else(|| scanned.get(&hit.chunk_hash))
+                    .copied();
+            }
         }
         Ok(hits)
     }

@@ -32,7 +32,7 @@ use tantivy::schema::Value;
 use tantivy::{DocAddress, Searcher, TantivyDocument};
 
 use crate::library::Library;
-use crate::{Error, Result};
+use crate::{DbKey, Error, Result};
 
 /// The vector store's file in the library directory.
 const FILE: &str = "vectors.sqlite";
@@ -170,6 +170,31 @@ impl VectorMatrix {
             .collect()
     }
 
+    /// The cosine of `query` with each chunk of `hashes` that has a vector
+    /// (one pass over the rows; hashes without a vector are absent).
+    pub(crate) fn similarities(
+        &self,
+        query: &[f32],
+        hashes: &std::collections::HashSet<&str>,
+    ) -> std::collections::HashMap<String, f32> {
+        let mut out = std::collections::HashMap::new();
+        if query.len() != self.dims || self.dims == 0 || hashes.is_empty() {
+            return out;
+        }
+        let Some((query, query_scale)) = quantise_query(query) else {
+            return out;
+        };
+        for (row, hash) in self.hashes.iter().enumerate() {
+            if !hashes.contains(hash.as_str()) {
+                continue;
+            }
+            let values = &self.values[row * self.dims..(row + 1) * self.dims];
+            let cosine = dot(values, &query) as f32 * self.scales[row] * query_scale;
+            out.insert(hash.clone(), cosine);
+        }
+        out
+    }
+
     /// Width of the vectors.
     pub(crate) fn dims(&self) -> usize {
         self.dims
@@ -227,13 +252,14 @@ pub(crate) struct VectorStore {
 }
 
 impl VectorStore {
-    pub(crate) fn open(library_dir: &Path) -> Result<VectorStore> {
-        VectorStore::open_file(&library_dir.join(FILE))
+    pub(crate) fn open(library_dir: &Path, key: Option<&DbKey>) -> Result<VectorStore> {
+        VectorStore::open_file(&library_dir.join(FILE), key)
     }
 
-    /// The store in the SQLite file `path` (created with its tables if new).
-    fn open_file(path: &Path) -> Result<VectorStore> {
-        let conn = Connection::open(path)?;
+    /// The store in the SQLite file `path` (created with its tables if new),
+    /// encrypted under `key` when given.
+    fn open_file(path: &Path, key: Option<&DbKey>) -> Result<VectorStore> {
+        let conn = crate::sqlite::open(path, key)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -421,14 +447,16 @@ impl std::fmt::Debug for EmbeddingCache {
 }
 
 impl EmbeddingCache {
-    /// Opens the cache file at `path`, creating it (not its folder) if new.
+    /// Opens the cache file at `path`, creating it (not its folder) if new,
+    /// encrypted under `key` when given.
     ///
     /// # Errors
     ///
-    /// SQLite errors (an unwritable folder, a file that is not a cache).
-    pub fn open(path: &Path) -> Result<EmbeddingCache> {
+    /// SQLite errors (an unwritable folder, a file that is not a cache);
+    /// those of [`crate::sqlite::open`].
+    pub fn open(path: &Path, key: Option<&DbKey>) -> Result<EmbeddingCache> {
         Ok(EmbeddingCache {
-            store: VectorStore::open_file(path)?,
+            store: VectorStore::open_file(path, key)?,
         })
     }
 
@@ -499,7 +527,7 @@ fn decode(bytes: &[u8]) -> Option<Vec<f32>> {
 
 impl Library {
     fn vector_store(&self) -> Result<VectorStore> {
-        VectorStore::open(self.dir())
+        VectorStore::open(self.dir(), self.db_key())
     }
 
     /// Every live chunk: its hash and one address of it in `searcher`.
@@ -526,6 +554,46 @@ impl Library {
             }
         }
         Ok(out)
+    }
+
+    /// Erasure: drops every model's vectors of chunks no longer in the
+    /// index (as of `searcher`) and the OCR text of content no longer in the
+    /// journal. Returns how many vectors and OCR documents went.
+    ///
+    /// # Errors
+    ///
+    /// Index or database errors.
+    pub(crate) fn purge_orphans(&self, searcher: &Searcher) -> Result<usize> {
+        let live: HashSet<String> = self
+            .live_chunks(searcher)?
+            .into_iter()
+            .map(|(hash, _)| hash)
+            .collect();
+        let mut store = self.vector_store()?;
+        let models: Vec<String> = store
+            .conn
+            .prepare("SELECT model FROM models")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut dropped = 0;
+        for model in models {
+            let gone: Vec<String> = store
+                .hashes(&model)?
+                .into_iter()
+                .filter(|h| !live.contains(h))
+                .collect();
+            dropped += gone.len();
+            store.purge(&model, &gone)?;
+        }
+        let contents: HashSet<String> = self
+            .journal()?
+            .files(None)?
+            .into_iter()
+            .filter_map(|r| r.content_hash)
+            .collect();
+        dropped +=
+            crate::ocr::store::OcrStore::open(self.dir(), self.db_key())?.retain(&contents)?;
+        Ok(dropped)
     }
 
     /// The chunks without a vector for `model`, as of now; vectors of chunks
@@ -632,7 +700,7 @@ mod tests {
 
     fn matrix(rows: &[(&str, Vec<f32>)]) -> Result<VectorMatrix> {
         let dir = tempfile::tempdir().map_err(|e| Error::io(Path::new("tmp"), e))?;
-        let mut store = VectorStore::open(dir.path())?;
+        let mut store = VectorStore::open(dir.path(), None)?;
         let owned: Vec<(String, Vec<f32>)> = rows
             .iter()
             .map(|(h, v)| ((*h).to_owned(), v.clone()))
@@ -715,13 +783,13 @@ mod tests {
     fn the_embedding_cache_keeps_vectors_by_model_and_exact_input() -> Result<()> {
         let dir = tempfile::tempdir().map_err(|e| Error::io(Path::new("tmp"), e))?;
         let path = dir.path().join("cache.sqlite");
-        let mut cache = EmbeddingCache::open(&path)?;
+        let mut cache = EmbeddingCache::open(&path, None)?;
         cache.put(
             "m",
             &[("passage: a", &[1.0, 0.0]), ("passage: b", &[0.0, 1.0])],
         )?;
         // Reopened (as by the next run), in the order asked.
-        let cache = EmbeddingCache::open(&path)?;
+        let cache = EmbeddingCache::open(&path, None)?;
         assert_eq!(
             cache.get("m", &["passage: b", "passage: c", "passage: a"])?,
             [Some(vec![0.0, 1.0]), None, Some(vec![1.0, 0.0])]
@@ -894,7 +962,9 @@ mod tests {
         library.reload()?;
         assert_eq!(library.pending_embeddings("m")?.pending(), 0);
         assert_eq!(
-            VectorStore::open(library.dir())?.hashes("m")?.len(),
+            VectorStore::open(library.dir(), library.db_key())?
+                .hashes("m")?
+                .len(),
             1,
             "b's vector is gone"
         );
@@ -904,7 +974,7 @@ mod tests {
     #[test]
     fn a_model_keeps_one_width_and_purges_by_hash() -> Result<()> {
         let dir = tempfile::tempdir().map_err(|e| Error::io(Path::new("tmp"), e))?;
-        let mut store = VectorStore::open(dir.path())?;
+        let mut store = VectorStore::open(dir.path(), None)?;
         store.store("m", &[("a".into(), vec![1.0, 0.0])])?;
         let wider = store.store("m", &[("b".into(), vec![1.0, 0.0, 0.0])]);
         assert!(matches!(

@@ -612,6 +612,17 @@ pub fn read_header(path: &Path) -> Result<GgufHeader, GgufReadError> {
     parse(BufReader::with_capacity(READ_BUFFER, file), file_len)
 }
 
+/// Reads and validates a whole GGUF file held in memory: the same checks as
+/// [`read_header`], with the slice's length as the file length. For fuzzing
+/// and tests; the app reads files with [`read_header`].
+///
+/// # Errors
+///
+/// [`GgufReadError::Defect`] naming what is wrong with the header.
+pub fn read_header_bytes(bytes: &[u8]) -> Result<GgufHeader, GgufReadError> {
+    parse(bytes, bytes.len() as u64)
+}
+
 impl GgufHeader {
     /// The value stored under `key`.
     pub fn get(&self, key: &str) -> Option<&MetaValue> {

@@ -22,6 +22,8 @@ pub enum ErrorKind {
     Library,
     /// An answer is already being generated.
     Busy,
+    /// The vault is locked: the UI shows its lock screen.
+    VaultLocked,
     /// A fault of Sillok's own.
     Internal,
 }
@@ -56,6 +58,7 @@ impl From<Error> for AppError {
             Error::UnknownCollection(_) | Error::NotInLibrary(_) | Error::NoSuchPage { .. } => {
                 ErrorKind::NotFound
             }
+            Error::VaultLocked => ErrorKind::VaultLocked,
             Error::Models(e) => model_kind(e),
             Error::Library(e) => library_kind(e),
             Error::Conversations(e) if e.is_user_error() => ErrorKind::NotFound,

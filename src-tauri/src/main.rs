@@ -47,6 +47,7 @@ fn main() -> anyhow::Result<()> {
     let state = AppState::new(sillok, sample_library());
     state.load_model_in_background();
     state.embed_in_background();
+    commands::vault::start_idle_lock(state.clone());
     tauri::Builder::default()
         .manage(state)
         .invoke_handler(commands::handler())

@@ -80,3 +80,67 @@ fn embedding_without_a_model_is_a_clear_error() {
     let err = sillok.fails(2, &["library", "embed"]);
     assert!(err.contains("no embedding model"), "{err}");
 }
+
+#[test]
+fn a_repeated_hybrid_evaluation_takes_its_vectors_from_the_cache() {
+    let _model = model_lock();
+    let sillok = Sillok::new();
+    let set = sillok.dir.path().join("set");
+    std::fs::create_dir_all(set.join("qrels")).unwrap_or_else(|e| panic!("mkdir: {e}"));
+    let write = |name: &str, text: &str| {
+        std::fs::write(set.join(name), text).unwrap_or_else(|e| panic!("write {name}: {e}"));
+    };
+    write(
+        "corpus.jsonl",
+        concat!(
+            r#"{"_id": "htn", "title": "", "text": "고혈압 환자에게는 ACE 억제제를 먼저 투여한다."}"#,
+            "\n",
+            r#"{"_id": "dm", "title": "", "text": "당뇨병 환자는 식사 요법과 운동을 병행한다."}"#,
+            "\n",
+            r#"{"_id": "cafe", "title": "", "text": "구내식당은 아침 일곱 시에 문을 연다."}"#,
+            "\n",
+        ),
+    );
+    write(
+        "queries.jsonl",
+        concat!(
+            r#"{"_id": "q1", "text": "first medicine for high blood pressure"}"#,
+            "\n"
+        ),
+    );
+    write("qrels/test.tsv", "query-id\tcorpus-id\tscore\nq1\thtn\t1\n");
+    sillok.import(E5);
+    let eval = || {
+        let out = sillok
+            .command()
+            .args(["eval", "retrieval", set.to_str().unwrap_or_default()])
+            .args(["--hybrid", "--json"])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run sillok: {e}"));
+        assert!(out.status.success(), "{out:?}");
+        let report = json_lines(&String::from_utf8_lossy(&out.stdout))
+            .pop()
+            .unwrap_or_default();
+        (report, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (first, progress) = eval();
+    assert!(
+        progress.contains("3 embedded, 0 from the cache"),
+        "{progress}"
+    );
+    assert_eq!(first["mode"], "hybrid", "{first}");
+    assert_eq!(first["mrr@10"], 1.0, "found by meaning: {first}");
+    let (second, progress) = eval();
+    assert!(
+        progress.contains("0 embedded, 3 from the cache"),
+        "{progress}"
+    );
+    assert_eq!(second["ndcg@10"], first["ndcg@10"]);
+    assert!(
+        sillok
+            .dir
+            .path()
+            .join("cache/eval-vectors.sqlite")
+            .is_file()
+    );
+}

@@ -56,7 +56,7 @@ pub const INDEX_TERMS: [&str; 10] = [
 /// stores, set this to `true`; the same stores must then hold neither the
 /// markers nor the index terms they become ([`INDEX_TERMS`]). It switches the
 /// CLI's and the desktop's canary checks together.
-pub const DOCUMENT_STORES_ENCRYPTED: bool = false;
+pub const DOCUMENT_STORES_ENCRYPTED: bool = true;
 
 /// The data directory's document stores (relative to it): the only places
 /// among the app's own folders allowed to hold document text while

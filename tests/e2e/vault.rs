@@ -495,29 +495,27 @@ fn destroy_asks_then_removes_the_file_and_the_keychain_items() -> TestResult {
 }
 
 #[test]
-fn init_refuses_a_library_without_a_vault_unless_adopting_it() -> TestResult {
+fn a_library_from_before_the_vault_is_adopted_but_a_lost_vault_is_never_replaced() -> TestResult {
     let k = Keyring::start();
     let s = Sillok::new();
     let docs = tempfile::tempdir()?;
     std::fs::write(docs.path().join("note.txt"), "혈압약 처방 기록입니다.\n")?;
-    k.ok(
-        &s,
-        &[
-            "ingest",
-            docs.path().to_str().unwrap_or_default(),
-            "-c",
-            "notes",
-        ],
-        None,
-    );
+    at_rest::pre_vault_data_dir(s.dir.path(), docs.path())?;
+    // First use: a vault is made for the plaintext library, which is encrypted.
+    let out = k.ok(&s, &["search", "혈압약", "--json"], None);
+    assert!(out.contains("note.txt"), "{out}");
+    assert!(s.dir.path().join("vault.json").exists());
+
+    // Encrypted data whose vault file is lost: nothing makes a new vault over it.
+    std::fs::remove_file(s.dir.path().join("vault.json"))?;
     let err = k.refused(&s, &["vault", "init"], None);
     assert!(
         err.contains("holds library data but no vault file"),
         "{err}"
     );
+    let out = k.sillok(&s, &["search", "혈압약", "--json"], None);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(!s.dir.path().join("vault.json").exists());
-    let out = k.ok(&s, &["vault", "init", "--adopt-existing-data"], None);
-    assert!(out.contains("created the vault"), "{out}");
     Ok(())
 }
 
@@ -561,3 +559,7 @@ fn no_core_files(limits: &str) -> bool {
             && fields.get(4..6) == Some(&["0", "0"][..])
     })
 }
+
+mod at_rest;
+mod backup;
+mod lock_audit;

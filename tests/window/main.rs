@@ -8,6 +8,7 @@
 mod egress;
 mod harness;
 mod library_ocr;
+mod lock;
 #[path = "../e2e/trace.rs"]
 mod trace;
 
@@ -508,4 +509,17 @@ async fn model_markup_renders_inert_scenario() {
     let remote_requests = std::iter::from_fn(|| server.accept().ok()).count();
     assert_eq!(remote_requests, 0, "the window requested a remote image");
     app.close().await;
+}
+
+/// First run to a usable window of the app in `SILLOK_APP_BINARY` (the files
+/// of the built .deb: installer/first-window-time.sh); printed, not asserted.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "measurement: installer/first-window-time.sh runs it"]
+async fn first_run_window_of_the_package() {
+    within(5 * MINUTE, async {
+        let data = tempfile::tempdir().expect("data dir");
+        let app = App::launch(data.path(), &[], &testid("first-run")).await;
+        println!("launch to usable window: {:?}", app.launch_to_ui);
+    })
+    .await;
 }

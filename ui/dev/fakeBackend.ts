@@ -300,6 +300,16 @@ export class FakeBackend {
     this.conversations.unshift({ id, title: String(args.question).slice(0, 40), created_at: 1_764_200_000, updated_at: 1_764_200_000, turns: 1 });
     return id;
   }
+  /** The vault: locked or not, its slots, and the secrets that open it. */
+  vault = {
+    locked: false,
+    passphrase: true,
+    recovery_key: true,
+    /** Why the keychain refuses (null: it opens the vault). */
+    keychainRefusal: null as string | null,
+    secret: "correct horse battery staple",
+    recoveryKey: "ABCD-EFGH-JKMN-PQRS-TVWX-YZ01-2345-6789-ABCD",
+  };
   /** Per-command overrides, for tests. */
   overrides: Record<string, (args: Args) => unknown> = {};
 
@@ -310,6 +320,15 @@ export class FakeBackend {
 
   called(cmd: string): Args[] {
     return this.calls.filter((c) => c.cmd === cmd).map((c) => c.args);
+  }
+
+  private unlock(method: string, secret: string | null) {
+    const refuse = (reason: string) => ({ unlocked: false, reason, message: reason });
+    if (method === "keychain" && this.vault.keychainRefusal) return refuse(this.vault.keychainRefusal);
+    if (method === "passphrase" && secret !== this.vault.secret) return refuse("wrong-passphrase");
+    if (method === "recovery_key" && secret !== this.vault.recoveryKey) return refuse("wrong-recovery-key");
+    this.vault.locked = false;
+    return { unlocked: true, reason: null, message: null };
   }
 
   handle(cmd: string, args: Args): unknown {
@@ -425,6 +444,21 @@ export class FakeBackend {
         return "# 암로디핀 용량\n\n**Q:** 암로디핀 시작 용량은?\n";
       case "save_text_file":
         return `/home/user/Documents/${String(args.suggested_name)}`;
+      case "vault_state":
+        return {
+          locked: this.vault.locked,
+          reason: this.vault.locked ? "locked" : null,
+          message: null,
+          passphrase: this.vault.passphrase,
+          recovery_key: this.vault.recovery_key,
+        };
+      case "vault_locked":
+        return this.vault.locked;
+      case "vault_lock":
+        this.vault.locked = true;
+        return null;
+      case "vault_unlock":
+        return this.unlock(String(args.method), args.secret as string | null);
       default:
         throw { kind: "internal", message: `unknown command ${cmd}` };
     }

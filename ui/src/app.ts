@@ -3,12 +3,13 @@
 import { h, icon, replaceChildren } from "./dom";
 import { lang, pickLang, setLang, t, type Lang } from "./i18n";
 import * as ipc from "./ipc";
-import type { AppStatus, CollectionInfo, ConversationSummary, ModelInfo } from "./ipc/types";
+import type { AppStatus, CollectionInfo, ConversationSummary, ModelInfo, VaultState } from "./ipc/types";
 import { EmbeddingJob, ImportJob, IngestJob } from "./jobs";
 import type { SourceRef } from "./views/answer";
 import { ChatScreen } from "./views/chat";
-import { errorBlock, errorText } from "./views/common";
+import { button, errorBlock, errorText } from "./views/common";
 import { LibraryScreen } from "./views/library";
+import { LockScreen } from "./views/lock";
 import { ModelsScreen } from "./views/models";
 import { SettingsScreen } from "./views/settings";
 import { renderConversations } from "./views/sidebar";
@@ -23,6 +24,8 @@ export interface Screen {
 }
 
 const POLL_MS = 500;
+/** How often the UI asks whether the vault locked itself (idle lock). */
+export const LOCK_POLL_MS = 2000;
 
 export class App {
   status: AppStatus | null = null;
@@ -35,11 +38,14 @@ export class App {
   readonly ingestJob = new IngestJob();
   /** Background embedding for search by meaning (polled while it runs). */
   readonly embedding = new EmbeddingJob();
-  readonly chat = new ChatScreen(this);
-  readonly library = new LibraryScreen(this);
+  // Screens that hold document text are made anew when the vault locks.
+  chat = new ChatScreen(this);
+  library = new LibraryScreen(this);
   readonly modelsScreen = new ModelsScreen(this);
   readonly settings = new SettingsScreen(this);
-  readonly viewer = new SourceViewer(this);
+  viewer = new SourceViewer(this);
+  /** The vault is locked: only the lock screen is shown. */
+  locked = false;
 
   private sidebarEl = h("aside", { class: "sidebar" });
   private mainEl = h("main", { class: "main", id: "main" });
@@ -47,6 +53,8 @@ export class App {
   private modelStatusSlot = h("div", { class: "model-status-slot" });
   private toastEl = h("div", { class: "toasts", "aria-live": "polite", role: "status" });
   private pollTimer: ReturnType<typeof setTimeout> | null = null;
+  private lockTimer: ReturnType<typeof setTimeout> | null = null;
+  private destroyed = false;
   private readonly onKey = (e: KeyboardEvent) => this.globalKey(e);
 
   constructor(readonly root: HTMLElement) {}
@@ -61,16 +69,87 @@ export class App {
     }
     setLang(pickLang(this.status.settings.ui_language, this.status.os_locale));
     document.addEventListener("keydown", this.onKey);
+    this.watchLock();
+    // The first call of a session opens the vault with the OS keychain.
+    const vault = await this.vaultState();
+    if (vault?.locked) {
+      this.showLock(vault);
+      return;
+    }
+    await this.showApp();
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    document.removeEventListener("keydown", this.onKey);
+    this.embedding.stop();
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    this.pollTimer = null;
+    if (this.lockTimer) clearTimeout(this.lockTimer);
+    this.lockTimer = null;
+  }
+
+  // ----- The vault's lock -----
+
+  private async vaultState(): Promise<VaultState | null> {
+    try {
+      return await ipc.vaultState();
+    } catch (e) {
+      // The shell refuses document commands while locked anyway; say why and go on.
+      this.toast(errorText(e));
+      return null;
+    }
+  }
+
+  private async showApp(): Promise<void> {
+    this.locked = false;
     this.render();
     this.pollIfLoading();
     await Promise.all([this.refreshConversations(), this.refreshCollections(), this.refreshModels(), this.embedding.refresh()]);
   }
 
-  destroy(): void {
-    document.removeEventListener("keydown", this.onKey);
-    this.embedding.stop();
-    if (this.pollTimer) clearTimeout(this.pollTimer);
-    this.pollTimer = null;
+  /** Locks now (the core drops the key), then shows the lock screen. */
+  async lockNow(): Promise<void> {
+    try {
+      await ipc.vaultLock();
+    } catch (e) {
+      this.toast(errorText(e));
+      return;
+    }
+    this.showLock(await this.vaultState());
+  }
+
+  /** Forgets every document, answer and title the UI holds, and shows only the lock screen. */
+  showLock(state: VaultState | null): void {
+    this.locked = true;
+    if (this.chat.isStreaming) void this.chat.cancel();
+    this.conversations = [];
+    this.collections = [];
+    this.chat = new ChatScreen(this);
+    this.library = new LibraryScreen(this);
+    this.viewer = new SourceViewer(this);
+    this.screen = "chat";
+    replaceChildren(this.sidebarEl);
+    replaceChildren(this.mainEl);
+    replaceChildren(this.viewerEl);
+    replaceChildren(this.toastEl);
+    const shown = state ?? { locked: true, reason: "locked", message: null, passphrase: true, recovery_key: true };
+    const screen = new LockScreen(shown, () => void this.showApp());
+    this.root.setAttribute("lang", lang());
+    replaceChildren(this.root, screen.render(), this.toastEl);
+  }
+
+  /** Asks the shell every few seconds whether the idle lock struck. */
+  private watchLock(): void {
+    this.lockTimer = setTimeout(async () => {
+      this.lockTimer = null;
+      try {
+        if (!this.locked && (await ipc.vaultLocked())) this.showLock(await this.vaultState());
+      } catch {
+        // the next check retries
+      }
+      if (!this.destroyed) this.watchLock();
+    }, LOCK_POLL_MS);
   }
 
   // ----- Rendering -----
@@ -137,6 +216,7 @@ export class App {
         nav("settings", "settings"),
       ),
       renderConversations(this),
+      button(t("lock.now"), () => void this.lockNow(), { class: "btn lock-now", testid: "lock-now" }),
       this.modelStatusSlot,
     );
     this.renderModelStatus();
@@ -175,6 +255,7 @@ export class App {
   }
 
   private globalKey(e: KeyboardEvent): void {
+    if (this.locked) return;
     if ((e.ctrlKey || e.metaKey) && !e.altKey && (e.key.toLowerCase() === "k" || e.code === "KeyK")) {
       e.preventDefault();
       this.navigate("library");
@@ -195,7 +276,7 @@ export class App {
 
   async setLanguage(next: Lang): Promise<void> {
     setLang(next);
-    this.render();
+    if (!this.locked) this.render();
     if (!this.status) return;
     try {
       this.status.settings = await ipc.settingsSet({ ...this.status.settings, ui_language: next });

@@ -155,6 +155,24 @@ describe("the OCR switch of a collection", () => {
     expect(document.querySelector(".toast")!.textContent).toContain("library in use by process 42");
   });
 
+  test("re-index waits until the switch is stored, and the switch shows the value asked for", async () => {
+    const fake = english();
+    let store = () => {};
+    fake.overrides.library_set_ocr = () => new Promise<null>((resolve) => (store = () => resolve(null)));
+    await startApp(fake);
+    await openLibrary();
+    ocrToggle().checked = false;
+    ocrToggle().dispatchEvent(new Event("change"));
+    await settle();
+    expect(ocrToggle().checked).toBe(false);
+    expect(one<HTMLButtonElement>("collection-reindex").disabled).toBe(true);
+    expect(ocrToggle().disabled).toBe(true);
+    store();
+    await settle();
+    expect(one<HTMLButtonElement>("collection-reindex").disabled).toBe(false);
+    expect(ocrToggle().disabled).toBe(false);
+  });
+
   test("it cannot be switched while a folder is being indexed", async () => {
     const fake = english();
     const ctl = manualIngest(fake);

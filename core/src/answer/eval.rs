@@ -4,28 +4,58 @@
 //! and two that each lack the gold passages of half the questions. Every
 //! question is asked against `all` (answerable) and against the collection
 //! that lacks its passages (unanswerable: the right result is "not found").
+//!
+//! With an embedding model active, the throwaway library is embedded too
+//! (vectors from the evaluation cache where it has them), so the evidence
+//! gate weighs meaning as it does for the user's library. Thresholds are
+//! tuned on one half of the questions ([`Split::Dev`]) and reported on the
+//! other ([`Split::Test`]).
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use sillok_index::{IngestSettings, Library, TokenCounter};
+use sillok_index::{IngestSettings, TokenCounter};
 use sillok_models::{CancelToken, Generator};
 
 use super::verify::{Flag, Support};
 use super::{AnswerStatus, AskRequest};
 use crate::{DataDir, Error, Result, Sillok};
 
+/// Which half of the judged questions (in file order) to ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Split {
+    /// The even-numbered ones (0, 2, 4 …): for tuning thresholds.
+    Dev,
+    /// The odd-numbered ones: held out, for reporting.
+    Test,
+}
+
+impl Split {
+    fn holds(self, position: usize) -> bool {
+        match self {
+            Split::Dev => position.is_multiple_of(2),
+            Split::Test => !position.is_multiple_of(2),
+        }
+    }
+}
+
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct AnswerEvalConfig {
-    /// At most this many questions (those with judgements, in file order).
+    /// At most this many questions (those with judgements, in file order,
+    /// after the split).
     pub limit: Option<usize>,
     /// Most tokens per answer.
     pub max_tokens: u32,
     /// Domain profile.
     pub profile: Option<String>,
+    /// Only this half of the questions (all when `None`).
+    pub split: Option<Split>,
+    /// Keywords alone: no vectors even when an embedding model is active.
+    pub lexical_only: bool,
 }
 
 /// The figures.
@@ -33,6 +63,10 @@ pub struct AnswerEvalConfig {
 pub struct AnswerEvalReport {
     /// Model used (none: evidence only).
     pub model: Option<String>,
+    /// Embedding model whose vectors the search and the gate used.
+    pub embedding_model: Option<String>,
+    /// The half of the questions asked.
+    pub split: Option<Split>,
     /// Questions asked (each twice).
     pub questions: usize,
     /// Answerable questions answered (not "not found").
@@ -53,9 +87,53 @@ pub struct AnswerEvalReport {
     pub flagged_sentence_rate: f64,
     /// Mean seconds per answerable question.
     pub mean_answer_seconds: f64,
+    /// Each question's two asks, for tuning the gate and finding why a gold
+    /// passage was not cited.
+    pub outcomes: Vec<QuestionOutcome>,
+}
+
+/// One question's results.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuestionOutcome {
+    /// The question's id in the set.
+    pub id: String,
+    /// Asked of the whole corpus.
+    pub answerable: AskOutcome,
+    /// Asked of the half that lacks its gold passages.
+    pub unanswerable: AskOutcome,
+    /// Numbers of the answerable ask's sources that are gold passages.
+    pub gold_sources: Vec<usize>,
+    /// Source numbers the answer cites (after Sillok's attribution).
+    pub cited: Vec<usize>,
+    /// Source numbers the model itself cited.
+    pub cited_by_model: Vec<usize>,
+    /// Source numbers of the verbatim quotes shown.
+    pub quoted: Vec<usize>,
+}
+
+/// What the evidence gate saw for one ask.
+#[derive(Debug, Clone, Serialize)]
+pub struct AskOutcome {
+    /// How it ended.
+    pub status: AnswerStatus,
+    /// Best lexical coverage among the sources.
+    pub best_coverage: f32,
+    /// Best cosine similarity among the sources.
+    pub best_similarity: Option<f32>,
+}
+
+impl AskOutcome {
+    fn of(answer: &super::Answer) -> AskOutcome {
+        AskOutcome {
+            status: answer.status,
+            best_coverage: answer.receipts.best_coverage,
+            best_similarity: answer.receipts.best_similarity,
+        }
+    }
 }
 
 struct Question {
+    id: String,
     text: String,
     gold: HashSet<String>,
 }
@@ -72,16 +150,24 @@ pub fn eval_answers(
     config: &AnswerEvalConfig,
 ) -> Result<AnswerEvalReport> {
     let counter = TokenCounter::from_file(&sillok.chunk_tokenizer_path()?)?;
+    let embedding = if config.lexical_only || !sillok.settings()?.hybrid_search.unwrap_or(true) {
+        None
+    } else {
+        sillok.active_embedding_model()?
+    };
     sillok.in_scratch_dir("eval-answers", |work| {
-        run(
-            work,
-            sillok.data_dir().root(),
-            set_dir,
-            counter,
-            generator,
-            config,
-        )
+        let scratch = build_library(sillok, work, set_dir, counter, config, embedding.as_ref())?;
+        let mut report = ask_all(&scratch, generator, config)?;
+        report.embedding_model = embedding.map(|e| e.name);
+        Ok(report)
     })
+}
+
+/// The throwaway library with the set's corpus, and the questions to ask.
+struct Scratch {
+    sillok: Sillok,
+    questions: Vec<Question>,
+    stem_to_id: HashMap<String, String>,
 }
 
 fn bad_set(path: &Path, reason: impl std::fmt::Display) -> Error {
@@ -111,14 +197,14 @@ fn file_stem_for(id: &str) -> String {
         .collect()
 }
 
-fn run(
+fn build_library(
+    user: &Sillok,
     work: &Path,
-    user_data: &Path,
     set_dir: &Path,
     counter: TokenCounter,
-    generator: Option<&dyn Generator>,
     config: &AnswerEvalConfig,
-) -> Result<AnswerEvalReport> {
+    embedding: Option<&sillok_models::ModelEntry>,
+) -> Result<Scratch> {
     // Questions with judgements.
     let qrels_path = set_dir.join("qrels/test.tsv");
     let qrels_text = std::fs::read_to_string(&qrels_path).map_err(|e| bad_set(&qrels_path, e))?;
@@ -134,10 +220,16 @@ fn run(
         }
     }
     let mut questions = Vec::new();
+    let mut judged = 0;
     for q in read_lines(&set_dir.join("queries.jsonl"))? {
         let id = q["_id"].as_str().unwrap_or_default();
         if let Some(g) = gold.get(id) {
+            judged += 1;
+            if config.split.is_some_and(|s| !s.holds(judged - 1)) {
+                continue;
+            }
             questions.push(Question {
+                id: id.to_owned(),
                 text: q["text"].as_str().unwrap_or_default().to_owned(),
                 gold: g.clone(),
             });
@@ -180,20 +272,56 @@ fn run(
         stem_to_id.insert(stem, id);
     }
     let data = DataDir::at(work.join("data"));
-    let sillok = Sillok::open(data)?;
+    let mut sillok = crate::stores::open_scratch(data)?;
     // The user's own profiles apply to the throwaway library too.
-    let profiles = user_data.join(crate::profile::PROFILES_FILE);
+    let profiles = user.data_dir().root().join(crate::profile::PROFILES_FILE);
     if profiles.is_file() {
         let to = sillok.data_dir().root().join(crate::profile::PROFILES_FILE);
         std::fs::copy(&profiles, &to).map_err(|e| bad_set(&profiles, e))?;
     }
     {
-        let library = Library::open(&sillok.library_dir())?;
+        let library = sillok.library()?;
         let mut writer = library.writer(counter, IngestSettings::default())?;
         for (name, folder) in ["all", "minus-a", "minus-b"].iter().zip(&folders) {
             writer.ingest(name, std::slice::from_ref(folder), &mut |_| {})?;
         }
     }
+    if let Some(entry) = embedding {
+        // The throwaway catalogue gets its own copy of the model; vectors
+        // come from the user's evaluation cache where it has them.
+        sillok.import_model(
+            &user.catalogue().path_of(entry),
+            Some(&entry.name),
+            &mut |_, _| {},
+        )?;
+        let mut cache = user.eval_vector_cache_if_open();
+        let library = sillok.library()?;
+        sillok.embed_chunks(
+            &library,
+            entry,
+            cache.as_mut(),
+            &CancelToken::default(),
+            &mut |_| {},
+        )?;
+    }
+    Ok(Scratch {
+        sillok,
+        questions,
+        stem_to_id,
+    })
+}
+
+/// Asks every question twice and sums up.
+fn ask_all(
+    scratch: &Scratch,
+    generator: Option<&dyn Generator>,
+    config: &AnswerEvalConfig,
+) -> Result<AnswerEvalReport> {
+    let Scratch {
+        sillok,
+        questions,
+        stem_to_id,
+    } = scratch;
     let doc_id = |path: &str| -> Option<String> {
         let stem = Path::new(path).file_stem()?.to_str()?;
         stem_to_id.get(stem).cloned()
@@ -201,6 +329,7 @@ fn run(
 
     let mut report = AnswerEvalReport {
         model: generator.map(|g| g.name().to_owned()),
+        split: config.split,
         questions: questions.len(),
         ..AnswerEvalReport::default()
     };
@@ -287,6 +416,20 @@ fn run(
         if without.status == AnswerStatus::NotFound {
             abstained += 1;
         }
+        report.outcomes.push(QuestionOutcome {
+            id: q.id.clone(),
+            answerable: AskOutcome::of(&answer),
+            unanswerable: AskOutcome::of(&without),
+            gold_sources: answer
+                .sources
+                .iter()
+                .map(|s| s.number)
+                .filter(|n| is_gold(n))
+                .collect(),
+            cited: answer.cited.clone(),
+            cited_by_model: answer.cited_by_model.clone(),
+            quoted: answer.quotes.iter().map(|x| x.source).collect(),
+        });
     }
     let n = questions.len().max(1) as f64;
     report.answer_rate = f64::from(answered) / n;

@@ -33,6 +33,9 @@ pub struct Source {
     pub score: f32,
     /// Share of the question's terms it contains.
     pub coverage: f32,
+    /// Best cosine similarity of its chunks with the question (hybrid
+    /// search); `None` without vectors.
+    pub similarity: Option<f32>,
     /// The text.
     pub text: String,
     /// Mean word confidence (0–100) of the page when OCR read its text;
@@ -88,6 +91,7 @@ pub fn merge_hits(hits: &[Hit], max: usize) -> Vec<Source> {
             chunk_index: hit.chunk_index,
             score: hit.score,
             coverage: 0.0,
+            similarity: hit.similarity,
             text: hit.text.clone(),
             ocr_confidence: hit.ocr_confidence,
             low_confidence: hit.is_low_confidence(),
@@ -100,6 +104,10 @@ pub fn merge_hits(hits: &[Hit], max: usize) -> Vec<Source> {
 /// repeating the overlap (chunks overlap by design).
 fn absorb(source: &mut Source, hit: &Hit) {
     source.score = source.score.max(hit.score);
+    source.similarity = match (source.similarity, hit.similarity) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
     // Neighbours share the page, so its confidence; the lower one wins anyway.
     source.ocr_confidence = match (source.ocr_confidence, hit.ocr_confidence) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -207,6 +215,7 @@ mod tests {
             highlights: Vec::new(),
             lexical_rank: None,
             dense_rank: None,
+            similarity: None,
             ocr_confidence: None,
             patient_id: None,
             effective: None,

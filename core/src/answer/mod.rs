@@ -7,6 +7,7 @@
 mod attribute;
 pub mod eval;
 pub mod evidence;
+pub mod gate;
 pub mod prompt;
 mod repetition;
 pub mod terms;
@@ -101,6 +102,8 @@ pub struct NearMiss {
     pub page: u32,
     /// Share of the question's terms it holds.
     pub coverage: f32,
+    /// Its cosine similarity with the question (hybrid search only).
+    pub similarity: Option<f32>,
     /// Its opening words.
     pub excerpt: String,
 }
@@ -120,6 +123,12 @@ pub struct Receipts {
     pub best_coverage: f32,
     /// The profile's threshold.
     pub threshold: f32,
+    /// Best cosine similarity of a source with the question; `None`
+    /// without vectors (keyword search alone).
+    pub best_similarity: Option<f32>,
+    /// The profile's similarity thresholds for the embedding model used;
+    /// `None` when similarity did not count.
+    pub similarity_threshold: Option<gate::SimilarityThresholds>,
     /// Best sources that did not qualify (for "not found").
     pub near_misses: Vec<NearMiss>,
 }
@@ -331,10 +340,27 @@ impl Sillok {
             source.coverage = c;
         }
         answer.receipts.best_coverage = sources.iter().map(|s| s.coverage).fold(0.0, f32::max);
+        answer.receipts.best_similarity =
+            sources.iter().filter_map(|s| s.similarity).reduce(f32::max);
+        if answer.receipts.best_similarity.is_some() {
+            answer.receipts.similarity_threshold = self
+                .active_embedding_model()?
+                .and_then(|m| profile.min_similarity.get(&m.name).copied());
+        }
         answer.timings.retrieval = started.elapsed();
 
         // The gate: weak evidence never reaches the model.
-        if sources.is_empty() || answer.receipts.best_coverage < profile.min_coverage {
+        let thresholds = gate::Thresholds {
+            min_coverage: profile.min_coverage,
+            similarity: answer.receipts.similarity_threshold,
+        };
+        if sources.is_empty()
+            || !gate::admits(
+                thresholds,
+                answer.receipts.best_coverage,
+                answer.receipts.best_similarity,
+            )
+        {
             answer.receipts.near_misses = sources
                 .iter()
                 .take(NEAR_MISSES)
@@ -342,6 +368,7 @@ impl Sillok {
                     path: s.path.clone(),
                     page: s.page,
                     coverage: s.coverage,
+                    similarity: s.similarity,
                     excerpt: s.text.chars().take(160).collect(),
                 })
                 .collect();

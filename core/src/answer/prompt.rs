@@ -157,6 +157,7 @@ mod tests {
             chunk_index: 0,
             score: 1.0,
             coverage: 1.0,
+            similarity: None,
             text: text.into(),
             ocr_confidence: None,
             low_confidence: false,

@@ -1,118 +1,83 @@
-//! TEMPORARY — until the vault keeps the audit key in the OS keychain (apart
-//! from the data key), the audit trail's HMAC key lives in a file of its own
-//! in the data directory, readable by the user only (0600). Anyone who can
-//! read it can forge records; the keychain closes that. When the vault lands,
-//! [`crate::Sillok::use_audit_key`] takes the key from the keychain and this
-//! file is migrated into it and removed.
+//! The audit key's old home, and the move out of it. Before the vault kept
+//! the audit trail's HMAC key in the OS keychain, it lived in
+//! `<data>/audit.key` (hex, 0600). When a data directory still has that file,
+//! [`crate::Sillok::audit_log`] puts its key in the keychain (the vault's
+//! `vault-<id>/audit-hmac` item), reads it back, and only then removes the
+//! file, so the existing chain still verifies. The file is never created any
+//! more, and never read for any other purpose.
 //!
 //! Never a fresh key over a log that exists: a new key would make every
-//! record unverifiable, so a missing key file next to an existing log is an
-//! error that says to restore it.
+//! record unverifiable, so a vault is not made next to a keyless trail.
 
-use std::io::Write;
 use std::path::Path;
 
 use super::{HEAD_FILE, LOG_FILE};
 use crate::{Error, Result};
 
-/// The key file's name in the data directory.
+/// The old key file's name in the data directory.
 pub const KEY_FILE: &str = "audit.key";
 
-const HEADER: &str = "# Sillok audit trail HMAC key (temporary: moves to the OS keychain with the vault). Do not edit.\n";
-
-/// The key in `<data_root>/audit.key`, created (32 random bytes) when
-/// neither it nor an audit log exists yet.
-pub(crate) fn load_or_create(data_root: &Path, audit_dir: &Path) -> Result<Vec<u8>> {
+/// The key in `<data_root>/audit.key`, if the file is there.
+///
+/// # Errors
+///
+/// [`Error::AuditKey`] for a file that holds no 256-bit key;
+/// [`Error::Audit`] when it cannot be read.
+pub(crate) fn read_legacy(data_root: &Path) -> Result<Option<[u8; 32]>> {
     let path = data_root.join(KEY_FILE);
-    let bad = |reason: String| Error::AuditKey {
-        path: path.clone(),
-        reason,
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(Error::Audit { path, source }),
     };
-    match read_key(&path) {
-        Ok(key) => Ok(key),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            for existing in [LOG_FILE, HEAD_FILE] {
-                if std::fs::exists(audit_dir.join(existing)).unwrap_or(true) {
-                    return Err(bad(
-                        "it is missing but the audit log exists: restore the key file from a backup (a new key would leave every record unverifiable)".into(),
-                    ));
-                }
-            }
-            create(data_root, &path)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Err(bad(e.to_string())),
-        Err(e) => Err(Error::Audit { path, source: e }),
-    }
-}
-
-/// The key in `path`, its permissions tightened to 0600 if they were looser;
-/// an I/O error as is (`NotFound` when there is none).
-fn read_key(path: &Path) -> std::io::Result<Vec<u8>> {
-    let text = std::fs::read_to_string(path)?;
-    tighten_permissions(path)?;
     let hex_key = text
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with('#'))
         .unwrap_or_default();
-    match hex::decode(hex_key) {
-        Ok(key) if key.len() >= 32 => Ok(key),
-        _ => Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "not a key (64 hex digits expected)",
-        )),
-    }
+    hex::decode(hex_key)
+        .ok()
+        .and_then(|key| <[u8; 32]>::try_from(key).ok())
+        .map(Some)
+        .ok_or_else(|| Error::AuditKey {
+            path,
+            reason: "not a key (64 hex digits expected); restore the file from a backup".into(),
+        })
 }
 
-/// Writes a new key to a temporary file and links it into place: if another
-/// process got there first, its key is the one (a link never replaces).
-fn create(dir: &Path, path: &Path) -> Result<Vec<u8>> {
-    let mut key = [0u8; 32];
-    getrandom::fill(&mut key).map_err(|e| Error::AuditKey {
-        path: path.to_owned(),
-        reason: format!("no random numbers from the OS: {e}"),
-    })?;
-    let tmp = dir.join(format!("{KEY_FILE}.{}.tmp", std::process::id()));
-    let fail = |source| Error::Audit {
-        path: path.to_owned(),
+/// Removes the old key file once the keychain holds its key.
+///
+/// # Errors
+///
+/// [`Error::Audit`].
+pub(crate) fn remove_legacy(data_root: &Path) -> Result<()> {
+    let path = data_root.join(KEY_FILE);
+    std::fs::remove_file(&path).map_err(|source| Error::Audit {
+        path: path.clone(),
         source,
-    };
-    let written = (|| -> std::io::Result<()> {
-        let mut file = super::private_options()
-            .write(true)
-            .truncate(true)
-            .open(&tmp)?;
-        file.write_all(HEADER.as_bytes())?;
-        writeln!(file, "{}", hex::encode(key))?;
-        file.sync_all()
-    })();
-    let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
-    let removed = std::fs::remove_file(&tmp);
-    match linked {
-        Ok(()) => {
-            removed.map_err(fail)?;
-            super::sync_dir(dir)?;
-            Ok(key.to_vec())
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            removed.map_err(fail)?;
-            read_key(path).map_err(fail)
-        }
-        Err(e) => Err(fail(e)),
-    }
+    })?;
+    super::sync_dir(data_root)
 }
 
-fn tighten_permissions(path: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)?.permissions().mode();
-        if mode & 0o077 != 0 {
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+/// Refuses to let a new vault (with a new audit key) start next to an audit
+/// trail whose key is gone: with the vault destroyed or its file lost, the
+/// old records could never be verified again.
+///
+/// # Errors
+///
+/// [`Error::AuditKey`] naming what to do.
+pub(crate) fn check_trail_may_get_a_new_key(data_root: &Path, audit_dir: &Path) -> Result<()> {
+    if std::fs::exists(data_root.join(KEY_FILE)).unwrap_or(true) {
+        return Ok(());
+    }
+    for existing in [LOG_FILE, HEAD_FILE] {
+        if std::fs::exists(audit_dir.join(existing)).unwrap_or(true) {
+            return Err(Error::AuditKey {
+                path: audit_dir.to_owned(),
+                reason: "the audit trail exists but its key went with the vault (vault.json is missing): restore vault.json from a backup, or move the audit folder aside to start a new trail".into(),
+            });
         }
     }
-    #[cfg(not(unix))]
-    let _ = path;
     Ok(())
 }
 
@@ -123,22 +88,22 @@ mod tests {
     type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
 
     #[test]
-    fn created_once_private_and_then_reused() -> TestResult {
+    fn the_old_file_is_read_and_removed_only_when_asked() -> TestResult {
         let dir = tempfile::tempdir()?;
-        let audit = dir.path().join("audit");
-        let key = load_or_create(dir.path(), &audit)?;
-        assert_eq!(key.len(), 32);
-        assert_eq!(load_or_create(dir.path(), &audit)?, key);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(KEY_FILE))?
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
-        let text = std::fs::read_to_string(dir.path().join(KEY_FILE))?;
-        assert!(text.starts_with("# Sillok audit trail HMAC key (temporary"));
+        assert_eq!(read_legacy(dir.path())?, None);
+        std::fs::write(
+            dir.path().join(KEY_FILE),
+            format!("# header\n{}\n", "ab".repeat(32)),
+        )?;
+        assert_eq!(read_legacy(dir.path())?, Some([0xab; 32]));
+        assert!(std::fs::exists(dir.path().join(KEY_FILE))?);
+        remove_legacy(dir.path())?;
+        assert_eq!(read_legacy(dir.path())?, None);
+        std::fs::write(dir.path().join(KEY_FILE), "# x\nnot hex\n")?;
+        assert!(matches!(
+            read_legacy(dir.path()),
+            Err(Error::AuditKey { .. })
+        ));
         Ok(())
     }
 
@@ -146,16 +111,14 @@ mod tests {
     fn never_a_fresh_key_over_an_existing_log() -> TestResult {
         let dir = tempfile::tempdir()?;
         let audit = dir.path().join("audit");
+        check_trail_may_get_a_new_key(dir.path(), &audit)?;
         std::fs::create_dir_all(&audit)?;
         std::fs::write(audit.join(LOG_FILE), b"{}\n")?;
-        let err = load_or_create(dir.path(), &audit).expect_err("must refuse");
+        let err = check_trail_may_get_a_new_key(dir.path(), &audit).expect_err("must refuse");
         assert!(matches!(err, Error::AuditKey { .. }), "{err}");
-        assert!(!std::fs::exists(dir.path().join(KEY_FILE))?);
-        std::fs::write(dir.path().join(KEY_FILE), "# x\nnot hex\n")?;
-        assert!(matches!(
-            load_or_create(dir.path(), &audit),
-            Err(Error::AuditKey { .. })
-        ));
+        // With the old key file there, the trail keeps its key.
+        std::fs::write(dir.path().join(KEY_FILE), "ab".repeat(32))?;
+        check_trail_may_get_a_new_key(dir.path(), &audit)?;
         Ok(())
     }
 }

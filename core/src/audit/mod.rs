@@ -13,12 +13,14 @@
 //! noticed too.
 //!
 //! It does not know where its key comes from (the caller passes it to
-//! [`AuditLog::open`]; the assistant's wiring in `service.rs` keeps it in a
-//! key file until the vault keeps it in the OS keychain), nor how patient
-//! data is encrypted: fields that carry it (a question, a file path) go
-//! through a caller's [`FieldSealer`] and are never written in plaintext.
+//! [`AuditLog::open`]; the assistant's wiring in `service.rs` takes it from
+//! the vault's item in the OS keychain), nor how patient data is encrypted:
+//! fields that carry it (a question, a file path) go through a caller's
+//! [`FieldSealer`] (the assistant's: [`VaultSealer`], the vault's data key)
+//! and are never written in plaintext.
 
 pub(crate) mod events;
+mod fields;
 mod format;
 mod key_file;
 mod service;
@@ -32,11 +34,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
+pub use fields::VaultSealer;
 use format::{
     CheckpointBody, GENESIS, HeadBody, Keys, RecordBody, Tag, Unframed, VERSION, open_object,
     seal_object, utc_iso_ms,
 };
 pub use key_file::KEY_FILE;
+pub(crate) use key_file::check_trail_may_get_a_new_key;
 pub(crate) use service::AuditSlot;
 pub use service::chunk_id;
 pub use verify::{Problem, ProblemKind, VerifyReport};
@@ -336,6 +340,16 @@ impl AuditLog {
             user: whoami::username().unwrap_or_else(|_| "unknown".to_owned()),
             host: whoami::hostname().unwrap_or_else(|_| "unknown".to_owned()),
         })
+    }
+
+    /// Whether this log's key signs the head file (true when there is no
+    /// head yet): the check before an old key file is moved into the keychain.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Audit`] when the head cannot be read.
+    pub(crate) fn head_matches_key(&self) -> Result<bool> {
+        Ok(!matches!(self.read_head()?, Signed::Altered))
     }
 
     /// The audit folder.

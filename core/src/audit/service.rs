@@ -14,12 +14,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use sillok_index::TimelineEntry;
 
+use super::fields::VaultSealer;
 use super::{
     AUDIT_DIR, Action, AuditEvent, AuditLog, DEFAULT_RETENTION_DAYS, DropSealer, ExportReport,
     FieldSealer, Outcome, PurgeReport, VerifyReport, key_file,
 };
 use crate::conversations::ConversationId;
 use crate::phi::PhiMasker;
+use crate::vault::Vault;
 use crate::{Error, Result, Sillok};
 
 /// The data directory's audit log, opened on first use.
@@ -39,30 +41,79 @@ impl Sillok {
         self.data_dir().root().join(AUDIT_DIR)
     }
 
-    /// The audit log, opened on first use. Until the vault keeps the key in
-    /// the OS keychain, the key comes from `<data>/audit.key` (TEMPORARY, see
-    /// `audit/key_file.rs`), created on first use; patient-data fields are
-    /// dropped ([`DropSealer`]) until a sealer is installed.
+    /// The audit log, opened on first use, keyed by the vault's audit key in
+    /// the OS keychain (readable while the vault is locked); patient-data
+    /// fields are sealed with the vault's data key ([`VaultSealer`]). A data
+    /// directory without a vault gets one ([`Sillok::vault_or_init`]). A key
+    /// left in the old `audit.key` file is first moved into the keychain.
+    /// Fails closed: without the keychain there is no key, and nothing that
+    /// must be recorded is done.
     ///
     /// # Errors
     ///
-    /// [`Error::AuditKey`] (missing key next to an existing log, a damaged
-    /// key file); [`Error::Audit`].
+    /// The keychain's errors; [`Error::AuditKey`] (a lost keychain item, an
+    /// unusable old key file, a trail whose key went with its vault);
+    /// [`Error::Audit`].
     pub fn audit_log(&self) -> Result<Arc<AuditLog>> {
         let mut slot = self.audit.0.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(log) = &*slot {
             return Ok(log.clone());
         }
         let dir = self.audit_dir();
-        let key = key_file::load_or_create(self.data_dir().root(), &dir)?;
-        let log = Arc::new(AuditLog::open(&dir, &key, Arc::new(DropSealer))?);
+        let vault = self.vault_or_init()?;
+        let moved = self.move_key_file_to_keychain(&vault)?;
+        let key = vault.audit_key_or_backup().map_err(|e| match e {
+            Error::KeychainItemMissing { item } | Error::KeychainItemInvalid { item, .. } => {
+                Error::AuditKey {
+                    path: PathBuf::from(format!("(OS keychain) {item}")),
+                    reason: "the keychain lost it: unlock with the passphrase or recovery key (`sillok vault unlock --recovery-key`), which restores it from its backup".into(),
+                }
+            }
+            other => other,
+        })?;
+        let log = Arc::new(AuditLog::open(
+            &dir,
+            &key[..],
+            Arc::new(VaultSealer::new(vault)),
+        )?);
         *slot = Some(log.clone());
+        drop(slot);
+        if moved {
+            log.append(AuditEvent::new(Action::Settings).object("audit_key", "moved-to-keychain"))?;
+        }
         Ok(log)
     }
 
-    /// Opens the audit log with `key` and `sealer` in place of the key file
-    /// (for the vault: the key from the keychain, the data key's sealer),
-    /// for this handle and every handle sharing its directory.
+    /// Moves a key from the old `audit.key` file into the keychain: only
+    /// when it signs the trail's head (or there is no trail yet), read back
+    /// before the file goes. True when it moved one.
+    fn move_key_file_to_keychain(&self, vault: &Vault) -> Result<bool> {
+        let root = self.data_dir().root();
+        let Some(key) = key_file::read_legacy(root)? else {
+            return Ok(false);
+        };
+        let probe = AuditLog::open(&self.audit_dir(), &key, Arc::new(DropSealer))?;
+        if !probe.head_matches_key()? {
+            return Err(Error::AuditKey {
+                path: root.join(key_file::KEY_FILE),
+                reason: "it does not sign the audit trail's head, so it was not moved into the keychain; restore the right file from a backup".into(),
+            });
+        }
+        vault.adopt_audit_key(&key)?;
+        if *vault.audit_key()? != key {
+            return Err(Error::AuditKey {
+                path: root.join(key_file::KEY_FILE),
+                reason: "the keychain did not keep the key; the file is kept".into(),
+            });
+        }
+        key_file::remove_legacy(root)?;
+        tracing::info!("moved the audit key from audit.key into the OS keychain");
+        Ok(true)
+    }
+
+    /// Opens the audit log with `key` and `sealer` in place of the
+    /// keychain's (tests, tools), for this handle and every handle sharing
+    /// its directory.
     ///
     /// # Errors
     ///
@@ -80,7 +131,11 @@ impl Sillok {
     ///
     /// As [`Sillok::audit_log`] and [`AuditLog::append`].
     pub fn record(&self, event: AuditEvent) -> Result<u64> {
-        self.audit_log()?.append(event)
+        let log = self.audit_log()?;
+        if let Some(unlock) = self.take_pending_vault_event() {
+            log.append(unlock)?;
+        }
+        log.append(event)
     }
 
     /// Records what `result` says about an action and passes it on. Fails
@@ -211,6 +266,7 @@ impl Sillok {
             .object("conversation", id.0)
             .object("deidentified", deidentify);
         let result = (|| -> Result<(String, String)> {
+            crate::policy::check_export()?;
             if reason.is_empty() {
                 return Err(Error::ExportReasonRequired);
             }
@@ -272,6 +328,7 @@ mod tests {
 
     use super::*;
     use crate::answer::AskRequest;
+    use crate::keychain::{KeyStore, Keychain, MemoryKeyStore};
     use crate::{DataDir, Settings};
 
     type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
@@ -414,10 +471,23 @@ mod tests {
     #[test]
     fn a_search_that_cannot_be_recorded_is_not_returned() -> TestResult {
         let dir = tempfile::tempdir()?;
-        let sillok = library(dir.path())?;
-        // The key file gone but the log there: the audit trail refuses a new key.
-        std::fs::remove_file(dir.path().join("data").join(key_file::KEY_FILE))?;
-        let fresh = Sillok::open(DataDir::at(dir.path().join("data")))?;
+        let store = Arc::new(MemoryKeyStore::default());
+        let data = || DataDir::at(dir.path().join("data"));
+        let sillok = Sillok::open_with_keychain(data(), Keychain::with_store(store.clone()))?;
+        sillok.record(AuditEvent::new(Action::Settings))?;
+        // The keychain loses the audit key and the vault file its backup: a
+        // new handle has no key, and refuses to search unrecorded (never a
+        // fresh key over the trail).
+        let vault_id = sillok.vault()?.vault_id()?;
+        store.delete(&Keychain::audit_account(&vault_id))?;
+        let vault_file = dir.path().join("data").join(crate::vault::VAULT_FILE);
+        let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&vault_file)?)?;
+        json.as_object_mut()
+            .ok_or("vault file")?
+            .remove("audit_key_backup")
+            .ok_or("no backup")?;
+        std::fs::write(&vault_file, json.to_string())?;
+        let fresh = Sillok::open_with_keychain(data(), Keychain::with_store(store.clone()))?;
         let err = fresh
             .search(&SearchRequest {
                 query: "로사르탄".into(),
@@ -426,7 +496,7 @@ mod tests {
             })
             .expect_err("must fail closed");
         assert!(matches!(err, Error::AuditKey { .. }), "{err}");
-        drop(sillok);
+        assert!(!fresh.is_unlocked(), "an unrecorded unlock is undone");
         Ok(())
     }
 }

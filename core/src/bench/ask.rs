@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use sillok_index::TokenCounter;
 use sillok_index::bench::{generate_corpus, generated_queries};
-use sillok_index::{Library, TokenCounter};
 use sillok_models::{CancelToken, GenerationRequest, Generator, Prompt};
 
 use super::generate::FILLER;
@@ -88,10 +88,10 @@ pub fn bench_ask(
         } else {
             config.question.clone()
         };
-        let throwaway = Sillok::open(DataDir::at(work.join("data")))?;
+        let throwaway = crate::stores::open_scratch(DataDir::at(work.join("data")))?;
         {
             let counter = TokenCounter::from_file(&sillok.chunk_tokenizer_path()?)?;
-            let library = Library::open(&throwaway.library_dir())?;
+            let library = throwaway.library()?;
             let mut writer = library.writer(counter, throwaway.ingest_settings())?;
             writer.ingest("bench", std::slice::from_ref(&corpus.dir), &mut |_| {})?;
         }

@@ -13,6 +13,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::Result;
 
+/// The cache's file in the library folder.
+pub(crate) const OCR_FILE: &str = "ocr.sqlite";
+
 /// One page's OCR result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PageResult {
@@ -49,8 +52,8 @@ pub(crate) struct OcrStore {
 
 impl OcrStore {
     /// Opens or creates `<library>/ocr.sqlite`.
-    pub(crate) fn open(library_dir: &Path) -> Result<OcrStore> {
-        let conn = Connection::open(library_dir.join("ocr.sqlite"))?;
+    pub(crate) fn open(library_dir: &Path, key: Option<&crate::DbKey>) -> Result<OcrStore> {
+        let conn = crate::sqlite::open(&library_dir.join(OCR_FILE), key)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -205,7 +208,7 @@ mod tests {
     fn results_survive_reopening_and_dead_content_is_dropped() -> Result<()> {
         let dir = tempfile::tempdir().map_err(|e| crate::Error::io(Path::new("tmp"), e))?;
         {
-            let store = OcrStore::open(dir.path())?;
+            let store = OcrStore::open(dir.path(), None)?;
             let page = PageResult {
                 text: "혈압".to_owned(),
                 confidence: Some(91),
@@ -224,7 +227,7 @@ mod tests {
             store.set_page_count("a", 3)?;
             store.set_note("b", Some("tools missing"))?;
         }
-        let mut store = OcrStore::open(dir.path())?;
+        let mut store = OcrStore::open(dir.path(), None)?;
         let results = store.results("a")?;
         assert_eq!(results.keys().copied().collect::<Vec<_>>(), [1, 2]);
         assert_eq!(results[&2].confidence, Some(91));

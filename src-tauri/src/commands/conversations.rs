@@ -42,6 +42,8 @@ pub struct CitationView {
     /// Characters of the page text (serialised as `{start, end}`).
     span: Range<usize>,
     snippet: String,
+    /// The cited document has since been removed from the library.
+    source_deleted: bool,
 }
 
 /// A stored flag.
@@ -81,6 +83,7 @@ impl From<Turn> for TurnView {
                     page: c.page,
                     span: c.span,
                     snippet: c.snippet,
+                    source_deleted: c.source_deleted,
                 })
                 .collect(),
             flags: content
@@ -126,8 +129,9 @@ pub async fn conversation_get(
     let state = state.inner().clone();
     blocking(move || {
         let store = state.sillok().conversations()?;
-        let conversation = store
-            .get(ConversationId(id))?
+        let conversation = state
+            .sillok()
+            .conversation(&store, ConversationId(id))?
             .ok_or(ConversationError::NotFound(ConversationId(id)))?;
         Ok(ConversationView {
             summary: conversation.summary.into(),

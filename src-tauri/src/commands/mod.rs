@@ -6,6 +6,7 @@ pub mod conversations;
 pub mod dialogs;
 pub mod library;
 pub mod models;
+pub mod vault;
 
 use crate::error::{AppError, CommandResult};
 
@@ -52,6 +53,10 @@ app_commands![
     conversations::conversation_delete,
     conversations::conversation_export,
     dialogs::save_text_file,
+    vault::vault_state,
+    vault::vault_locked,
+    vault::vault_lock,
+    vault::vault_unlock,
 ];
 
 /// Runs blocking core work off the async runtime's threads, so the window

@@ -19,6 +19,9 @@ import type {
   ProgressEvent,
   SearchHit,
   Settings,
+  UnlockMethod,
+  UnlockOutcome,
+  VaultState,
 } from "./types";
 
 export type * from "./types";
@@ -32,6 +35,7 @@ const KINDS: readonly ErrorKind[] = [
   "library",
   "busy",
   "cancelled",
+  "vault_locked",
   "internal",
 ];
 
@@ -53,6 +57,15 @@ function channel<E>(onEvent: (event: E) => void): Channel<E> {
 
 export const appStatus = () => invoke<AppStatus>("app_status");
 export const settingsSet = (settings: Settings) => invoke<Settings>("settings_set", { settings });
+
+// ----- Vault lock -----
+
+export const vaultState = () => invoke<VaultState>("vault_state");
+/** Cheap; polled. Does not count as use for the idle lock. */
+export const vaultLocked = () => invoke<boolean>("vault_locked");
+export const vaultLock = () => invoke<null>("vault_lock");
+export const vaultUnlock = (method: UnlockMethod, secret: string | null) =>
+  invoke<UnlockOutcome>("vault_unlock", { method, secret });
 
 // ----- Models -----
 

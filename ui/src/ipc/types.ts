@@ -10,6 +10,7 @@ export type ErrorKind =
   | "library"
   | "busy"
   | "cancelled"
+  | "vault_locked"
   | "internal";
 
 export type AppError = { kind: ErrorKind; message: string };
@@ -46,6 +47,35 @@ export type AppStatus = {
   profiles: { name: string; description: string }[];
   sample_library: string | null;
 };
+
+// ----- Vault lock -----
+
+/** Why the vault is locked or an unlock was refused (stable names from the core). */
+export type LockReason =
+  | "locked"
+  | "wrong-passphrase"
+  | "wrong-recovery-key"
+  | "bad-recovery-key"
+  | "keychain-missing"
+  | "keychain-locked"
+  | "keychain-unavailable"
+  | "keychain-invalid"
+  | "keychain-failed"
+  | "no-such-unlock"
+  | "no-vault"
+  | "other";
+
+export type VaultState = {
+  locked: boolean;
+  reason: LockReason | null;
+  message: string | null;
+  passphrase: boolean;
+  recovery_key: boolean;
+};
+
+export type UnlockMethod = "keychain" | "passphrase" | "recovery_key";
+
+export type UnlockOutcome = { unlocked: boolean; reason: LockReason | null; message: string | null };
 
 // ----- Models -----
 

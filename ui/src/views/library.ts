@@ -32,6 +32,8 @@ export class LibraryScreen implements Screen {
   private collectionsSlot: HTMLElement | null = null;
   private filesSlot: HTMLElement | null = null;
   private searchTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Collections whose OCR switch is being stored, with the value asked for. */
+  private readonly storingOcr = new Map<string, boolean>();
   private searchSeq = 0;
 
   constructor(private app: App) {}
@@ -311,7 +313,8 @@ export class LibraryScreen implements Screen {
   }
 
   private collectionRow(c: CollectionInfo): HTMLElement {
-    const busy = this.app.ingestJob.busy;
+    // A re-index started before the OCR switch is stored would race it for the writer.
+    const busy = this.app.ingestJob.busy || this.storingOcr.has(c.name);
     return h(
       "div",
       {
@@ -365,17 +368,20 @@ export class LibraryScreen implements Screen {
       disabled: busy,
       onchange: () => void this.setOcr(c.name, box.checked),
     });
-    box.checked = c.ocr;
+    box.checked = this.storingOcr.get(c.name) ?? c.ocr;
     return h("label", { class: "toggle small", title: t("library.ocrToggleTitle") }, box, h("span", null, t("library.ocrToggle")));
   }
 
   private async setOcr(name: string, on: boolean): Promise<void> {
+    this.storingOcr.set(name, on);
+    this.renderCollections();
     try {
       await ipc.librarySetOcr(name, on);
       this.app.toast(t(on ? "library.ocrOn" : "library.ocrOff", { name }));
     } catch (e) {
       this.app.toast(errorText(e));
     }
+    this.storingOcr.delete(name);
     // Shows the state as stored (reverting the box when the change failed).
     await this.app.refreshCollections();
   }
