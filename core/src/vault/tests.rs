@@ -719,3 +719,34 @@ fn a_frozen_version_1_vault_still_opens() -> Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn argon2_costs_read_from_a_file_are_bounded() {
+    assert!(kdf_params_sane(&DEFAULT_KDF));
+    let most = KdfParams {
+        memory_kib: 1024 * 1024,
+        iterations: 16,
+        parallelism: 16,
+    };
+    assert!(kdf_params_sane(&most));
+    for hostile in [
+        KdfParams {
+            memory_kib: 1024 * 1024 + 1,
+            ..most
+        },
+        KdfParams {
+            iterations: 17,
+            ..most
+        },
+        KdfParams {
+            parallelism: 17,
+            ..most
+        },
+        KdfParams {
+            iterations: 0,
+            ..DEFAULT_KDF
+        },
+    ] {
+        assert!(!kdf_params_sane(&hostile), "{hostile:?}");
+    }
+}
