@@ -255,7 +255,7 @@ export class FakeBackend {
           question: "암로디핀 시작 용량은?",
           answer: "통상 시작 용량은 1일 1회 5 mg입니다 [1]. 신기능 저하 환자는 조절이 필요 없습니다.",
           status: "answered",
-          citations: sources().map(({ number, path, title, page, span, text }) => ({ number, path, title, page, span, snippet: text })),
+          citations: sources().map(({ number, path, title, page, span, text }) => ({ number, path, title, page, span, snippet: text, source_deleted: false })),
           flags: [],
           created_at: 1_764_100_000,
         },

@@ -187,7 +187,7 @@ describe("stored turns (history)", () => {
     question: "q",
     answer: "통상 시작 용량은 5 mg입니다 [1]. 신기능 저하 환자는 조절이 필요 없습니다.\n출처:",
     status: "answered",
-    citations: sources().map(({ number, path, title, page, span, text }) => ({ number, path, title, page, span, snippet: text })),
+    citations: sources().map(({ number, path, title, page, span, text }) => ({ number, path, title, page, span, snippet: text, source_deleted: false })),
     flags: [{ sentence: 1, kind: "sentence" }],
     created_at: 0,
   };
@@ -201,6 +201,22 @@ describe("stored turns (history)", () => {
     expect(el.textContent).toContain("flagged 1 sentence problem");
     q(s[0]!, "citation-chip")[0]!.click();
     expect(opened[0]!.page).toBe(12);
+  });
+
+  test("a citation whose document was removed keeps the answer, says so, and cannot be opened", () => {
+    const citations = stored.citations.map((c) => ({ ...c, source_deleted: c.number === 1 }));
+    const el = render(storedTurn({ ...stored, citations }));
+    expect(q(el, "sentence")[0]!.textContent).toContain("5 mg");
+    const items = q(el, "source-item") as HTMLButtonElement[];
+    const first = items.find((b) => b.dataset.source === "1")!;
+    expect(first.dataset.deleted).toBe("true");
+    expect(first.disabled).toBe(true);
+    expect(first.textContent).toContain("deleted from the library");
+    expect((q(q(el, "sentence")[0]!, "citation-chip")[0] as HTMLButtonElement).disabled).toBe(true);
+    first.click();
+    expect(opened).toHaveLength(0);
+    const others = items.filter((b) => b.dataset.source !== "1");
+    expect(others.every((b) => !b.disabled && b.dataset.deleted === undefined)).toBe(true);
   });
 
   test("a stored not-found turn shows the not-found block", () => {

@@ -136,7 +136,7 @@ describe("hostile text stays inert", () => {
       question: EVIL,
       answer: `${EVIL} [1]\n${MD_EVIL}`,
       status: "answered",
-      citations: [{ number: 1, path: EVIL, title: EVIL, page: 1, span: { start: 0, end: 3 }, snippet: EVIL }],
+      citations: [{ number: 1, path: EVIL, title: EVIL, page: 1, span: { start: 0, end: 3 }, snippet: EVIL, source_deleted: false }],
       flags: [],
       created_at: 0,
     };

@@ -112,6 +112,7 @@ export const en = {
   "answer.notFoundBody": "Sillok searched your library and found no passage that covers the question well enough to answer it.",
   "answer.checks": "Checks",
   "answer.model": "Model: {name}",
+  "answer.sourceDeleted": "deleted from the library",
   "answer.stored": "From history: sentences without a source number are marked; the detailed checks are not stored.",
   "answer.storedFlags": "When this answer was written, Sillok's check flagged {n} sentence problem(s).",
   "answer.copySources": "Sources",

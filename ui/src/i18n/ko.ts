@@ -113,6 +113,7 @@ export const ko: Messages = {
   "answer.notFoundBody": "자료실을 검색했지만 질문에 답할 만큼 내용을 담은 구절을 찾지 못했습니다.",
   "answer.checks": "검사",
   "answer.model": "모델: {name}",
+  "answer.sourceDeleted": "라이브러리에서 삭제됨",
   "answer.stored": "기록에서 불러온 답변입니다. 출처 번호가 없는 문장은 표시되며, 자세한 검사 결과는 저장되지 않습니다.",
   "answer.storedFlags": "이 답변을 작성할 때 실록의 검사가 문장 문제 {n}건을 표시했습니다.",
   "answer.copySources": "출처",

@@ -297,7 +297,7 @@ export type StoredTurn = {
   question: string;
   answer: string;
   status: AnswerStatus;
-  citations: { number: number; path: string; title: string; page: number; span: Span; snippet: string }[];
+  citations: { number: number; path: string; title: string; page: number; span: Span; snippet: string; source_deleted: boolean }[];
   flags: { sentence: number | null; kind: string }[];
   created_at: number;
 };

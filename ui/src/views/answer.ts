@@ -78,6 +78,8 @@ type SourceLike = {
   collection?: string;
   ocr_confidence?: number | null;
   low_confidence?: boolean;
+  /** A stored citation whose document has since been removed from the library. */
+  source_deleted?: boolean;
 };
 
 // ----- Sentences -----
@@ -98,7 +100,7 @@ function chip(n: number, source: SourceLike | undefined, ctx: AnswerContext, ext
       "data-added": extra?.added ? "true" : null,
       title,
       "aria-label": `${t("answer.cite", { n })}${extra?.added ? ` (${t("answer.addedCitation")})` : ""}`,
-      disabled: !source,
+      disabled: !source || source.source_deleted === true,
       onclick: () => source && ctx.openSource({ path: source.path, page: source.page, span: source.span }),
     },
     String(n),
@@ -280,12 +282,16 @@ function sourcesEl(list: SourceLike[], cited: Set<number>, ctx: AnswerContext): 
           class: "source-link",
           testid: "source-item",
           "data-source": s.number,
+          "data-deleted": s.source_deleted ? "true" : null,
+          // Its pages are erased: the answer stays, the source cannot open.
+          disabled: s.source_deleted === true,
           onclick: () => ctx.openSource({ path: s.path, page: s.page, span: s.span }),
         },
         h("span", { class: "num" }, String(s.number)),
         h("span", { class: "source-title" }, s.title),
         h("span", { class: "source-page" }, t("answer.page", { page: s.page })),
         ocrBadge(s),
+        s.source_deleted ? h("span", { class: "badge warn", testid: "source-deleted" }, t("answer.sourceDeleted")) : null,
       ),
       h("div", { class: "source-path", title: s.path }, s.path),
     );
