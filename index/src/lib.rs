@@ -51,6 +51,7 @@ pub use library::{
     IngestEvent, IngestReport, IngestSettings, Library, LibraryWriter, validate_collection_name,
 };
 pub use ocr::{DocumentOcr, LOW_OCR_CONFIDENCE, OcrPage, OcrSettings};
+pub use parse::clinical::utc_iso;
 pub use parse::{Limits, PageMeta};
 pub use sealed::{IndexKey, SealedStats};
 pub use search::{DenseQuery, FusionWeights, Hit, SearchRequest, SearchResults};

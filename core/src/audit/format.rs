@@ -214,25 +214,11 @@ pub(crate) struct CheckpointBody {
 
 /// Milliseconds since the Unix epoch as `2025-03-01T09:12:33.123Z`.
 pub(crate) fn utc_iso_ms(ms: i64) -> String {
-    let seconds = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000);
-    // Howard Hinnant's days-to-civil (proleptic Gregorian calendar).
-    let days = seconds.div_euclid(86_400);
-    let secs = seconds.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let seconds = sillok_index::utc_iso(ms.div_euclid(1000));
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
+        "{}.{:03}Z",
+        seconds.trim_end_matches('Z'),
+        ms.rem_euclid(1000)
     )
 }
 

@@ -135,8 +135,9 @@ fn epoch_day(year: i64, month: i64, day: i64) -> Option<i64> {
 }
 
 /// `2019-05-03T01:11:12Z` for seconds since the epoch (Howard Hinnant's
-/// civil-from-days), the inverse of [`fhir_time`] on UTC times.
-pub(crate) fn utc_iso(seconds: i64) -> String {
+/// civil-from-days), the inverse of [`fhir_time`] on UTC times. Also the
+/// audit trail's clock format (the core adds milliseconds).
+pub fn utc_iso(seconds: i64) -> String {
     let days = seconds.div_euclid(86_400);
     let secs = seconds.rem_euclid(86_400);
     let z = days + 719_468;
