@@ -83,21 +83,8 @@ export function confirmDialog(message: string, confirmLabel: string): Promise<bo
     };
     const ok = h("button", { type: "button", class: "btn danger", testid: "confirm-ok", onclick: () => close(true) }, confirmLabel);
     const cancel = h("button", { type: "button", class: "btn", onclick: () => close(false) }, t("common.cancel"));
-    const overlay = h(
-      "div",
-      {
-        class: "overlay",
-        onkeydown: (e: KeyboardEvent) => {
-          if (e.key === "Escape") {
-            e.preventDefault();
-            e.stopPropagation();
-            close(false);
-          }
-        },
-        onclick: (e: MouseEvent) => {
-          if (e.target === overlay) close(false);
-        },
-      },
+    const overlay = modalOverlay(
+      () => close(false),
       h(
         "div",
         { class: "dialog", role: "alertdialog", "aria-modal": "true", "aria-label": message },
@@ -109,6 +96,28 @@ export function confirmDialog(message: string, confirmLabel: string): Promise<bo
     openDialog = overlay;
     cancel.focus();
   });
+}
+
+/** A modal overlay around `dialog`: Escape or a click beside the dialog dismisses it. */
+function modalOverlay(dismiss: () => void, dialog: HTMLElement): HTMLElement {
+  const overlay = h(
+    "div",
+    {
+      class: "overlay",
+      onkeydown: (e: KeyboardEvent) => {
+        if (e.key === "Escape") {
+          e.preventDefault();
+          e.stopPropagation();
+          dismiss();
+        }
+      },
+      onclick: (e: MouseEvent) => {
+        if (e.target === overlay) dismiss();
+      },
+    },
+    dialog,
+  );
+  return overlay;
 }
 
 /**
@@ -144,21 +153,8 @@ export function exportDialog(): Promise<{ reason: string; deidentify: boolean } 
     });
     const deidentify = h("input", { type: "checkbox", testid: "export-deidentify" });
     const cancel = h("button", { type: "button", class: "btn", onclick: () => close(null) }, t("common.cancel"));
-    const overlay = h(
-      "div",
-      {
-        class: "overlay",
-        onkeydown: (e: KeyboardEvent) => {
-          if (e.key === "Escape") {
-            e.preventDefault();
-            e.stopPropagation();
-            close(null);
-          }
-        },
-        onclick: (e: MouseEvent) => {
-          if (e.target === overlay) close(null);
-        },
-      },
+    const overlay = modalOverlay(
+      () => close(null),
       h(
         "div",
         { class: "dialog", role: "dialog", "aria-modal": "true", "aria-label": t("export.title") },
