@@ -25,7 +25,9 @@ use crate::trace::{
     CANARY_QUESTION, MARKERS, calls, canary_problems, contained, non_loopback_network_calls,
     write_canary_records, written_paths,
 };
-use crate::util::{CHUNK_TOKENIZER, GEMMA, TestResult, json_lines, model_file, model_lock};
+use crate::util::{
+    CHUNK_TOKENIZER, GEMMA, TestResult, copy_dir, json_lines, model_file, model_lock,
+};
 
 /// The workflow, run by `sh` under strace inside the namespace. Each step's
 /// stdout and stderr land in `$OUT`; the first failure stops the run.
@@ -93,20 +95,6 @@ impl Run {
 fn mkdir(path: PathBuf) -> PathBuf {
     std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     path
-}
-
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), target)?;
-        }
-    }
-    Ok(())
 }
 
 /// Runs the workflow once, contained, with every per-user directory

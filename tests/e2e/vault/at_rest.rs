@@ -10,7 +10,7 @@ use sillok_core::DataDir;
 use sillok_core::index::{IngestSettings, Library, TokenCounter};
 
 use super::Keyring;
-use crate::util::{CHUNK_TOKENIZER, Sillok, TestResult, json_lines, model_file};
+use crate::util::{CHUNK_TOKENIZER, Sillok, TestResult, copy_dir, json_lines, model_file};
 
 /// Strings of the notes below that must never be found on disk outside the
 /// source folder (the second is also in a file name).
@@ -128,20 +128,6 @@ pub(super) fn pre_vault_data_dir(root: &Path, docs: &Path) -> TestResult {
     let counter = TokenCounter::from_file(&model_file(CHUNK_TOKENIZER))?;
     let mut writer = library.writer(counter, IngestSettings::default())?;
     writer.ingest("notes", &[docs.to_owned()], &mut |_| {})?;
-    Ok(())
-}
-
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), target)?;
-        }
-    }
     Ok(())
 }
 
