@@ -18,6 +18,7 @@ APT_PACKAGES=(
   gnome-keyring dbus-daemon dbus-bin libsecret-tools  # vault tests: a real Secret Service on a private session bus (with-keyring.sh), secret-tool
   strace iproute2                                 # zero-egress tests: trace in an empty network namespace
   minisign                                        # bundle tests: the reference tool checks our signatures, we check its
+  age                                             # export tests: the reference tool opens our encrypted exports
 )
 
 missing=()

@@ -93,6 +93,8 @@ for chunks in 100000 1000000; do
   step "bench index: $chunks chunks"
   "$sillok" --data-dir "$data" bench index --chunks "$chunks" --pdf index/tests/fixtures
 done
+# What encryption at rest costs ingestion and search (issue 7's target: at most 25 %).
+"$sillok" --data-dir "$data" bench encryption
 if command -v pdftotext >/dev/null; then
   # The reference for PDF extraction speed: poppler's pdftotext on the same files.
   start=$(date +%s.%N); pages=0

@@ -8,7 +8,9 @@ use clap::Subcommand;
 use serde_json::json;
 use sillok_core::Sillok;
 
+use crate::encrypt::{EncryptArgs, sealed, write_out};
 use crate::{CmdResult, Failure};
+use zeroize::Zeroizing;
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -27,6 +29,8 @@ pub enum AuditCommand {
         /// Why the trail leaves Sillok (recorded).
         #[arg(long, default_value = "privacy review")]
         reason: String,
+        #[command(flatten)]
+        encrypt: EncryptArgs,
     },
     /// Remove records older than the retention in settings (default two
     /// years), leaving a signed checkpoint.
@@ -36,7 +40,11 @@ pub enum AuditCommand {
 pub fn run(sillok: &Sillok, cmd: AuditCommand) -> CmdResult {
     match cmd {
         AuditCommand::Verify { json } => verify(sillok, json),
-        AuditCommand::Export { out, reason } => export(sillok, out, &reason),
+        AuditCommand::Export {
+            out,
+            reason,
+            encrypt,
+        } => export(sillok, out, &reason, &encrypt),
         AuditCommand::Purge => {
             let report = sillok.purge_audit()?;
             println!(
@@ -114,9 +122,17 @@ fn verify(sillok: &Sillok, as_json: bool) -> CmdResult {
     }
 }
 
-fn export(sillok: &Sillok, out: Option<PathBuf>, reason: &str) -> CmdResult {
-    let report = match &out {
-        Some(path) => {
+fn export(sillok: &Sillok, out: Option<PathBuf>, reason: &str, encrypt: &EncryptArgs) -> CmdResult {
+    let passphrase = encrypt.passphrase()?;
+    let report = match (&passphrase, &out) {
+        (Some(passphrase), _) => {
+            // Encrypted as a whole: the plaintext stays in memory only.
+            let mut plain = Zeroizing::new(Vec::new());
+            let report = sillok.export_audit(&mut *plain, reason)?;
+            write_out(out.as_deref(), &sealed(&plain, Some(passphrase))?)?;
+            report
+        }
+        (None, Some(path)) => {
             let file = std::fs::File::create(path).map_err(|e| {
                 Failure::User(
                     anyhow::Error::new(e).context(format!("cannot write {}", path.display())),
@@ -131,7 +147,7 @@ fn export(sillok: &Sillok, out: Option<PathBuf>, reason: &str) -> CmdResult {
                 .map_err(|e| Failure::Internal(e.into()))?;
             report
         }
-        None => {
+        (None, None) => {
             let stdout = std::io::stdout();
             let mut lock = stdout.lock();
             let report = sillok.export_audit(&mut lock, reason)?;

@@ -6,8 +6,8 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 use sillok_core::Sillok;
 use sillok_core::bench::{
-    AskBenchConfig, BenchConfig, EmbedBenchConfig, IndexBenchConfig, bench_ask, bench_embed,
-    bench_generate, bench_index,
+    AskBenchConfig, BenchConfig, EmbedBenchConfig, EncryptionBenchConfig, IndexBenchConfig,
+    bench_ask, bench_embed, bench_encryption, bench_generate, bench_index,
 };
 
 use crate::{CmdResult, EngineArgs, Failure};
@@ -23,6 +23,28 @@ pub enum BenchCommand {
     /// Ingestion time of a folder, then the time to embed its chunks with the
     /// embedding model: what hybrid search adds to ingestion.
     Embed(BenchEmbedArgs),
+    /// What encryption at rest costs: ingestion and search of one generated
+    /// corpus, plaintext against encrypted (a throwaway key; the vault is untouched).
+    Encryption(BenchEncryptionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchEncryptionArgs {
+    /// Chunks to aim for in the generated Korean/English corpus.
+    #[arg(long, default_value_t = 10_000)]
+    chunks: u64,
+    /// Queries per kind (one word, several words, phrase).
+    #[arg(long, default_value_t = 40)]
+    queries: usize,
+    /// Ingestions of each library, alternating; the fastest of each counts.
+    #[arg(long, default_value_t = 2)]
+    rounds: usize,
+    /// Seed of the generated corpus.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -115,7 +137,54 @@ pub fn run(sillok: &Sillok, cmd: BenchCommand) -> CmdResult {
         BenchCommand::Index(args) => index(sillok, &args),
         BenchCommand::Ask(args) => ask(sillok, &args),
         BenchCommand::Embed(args) => embed(sillok, &args),
+        BenchCommand::Encryption(args) => encryption(sillok, &args),
     }
+}
+
+fn encryption(sillok: &Sillok, args: &BenchEncryptionArgs) -> CmdResult {
+    let config = EncryptionBenchConfig {
+        chunks: args.chunks,
+        queries: args.queries,
+        rounds: args.rounds,
+        seed: args.seed,
+    };
+    let r = bench_encryption(sillok, &config)?;
+    if !args.json {
+        println!(
+            "corpus           {} files, {:.1} MB of text, {} chunks (plaintext -> encrypted below)",
+            r.files,
+            r.text_bytes as f64 / 1e6,
+            r.cost.chunks
+        );
+        println!("{}", r.cost);
+        return Ok(());
+    }
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let side = |s: &sillok_core::index::bench::sealed::SideFigures| {
+        let latency = |set: &[(&str, sillok_core::index::bench::Latency)]| {
+            set.iter()
+                .map(|(kind, l)| json!({ "kind": kind, "p50_ms": ms(l.p50), "p95_ms": ms(l.p95) }))
+                .collect::<Vec<_>>()
+        };
+        json!({
+            "ingest_s": s.ingest_time.as_secs_f64(), "ingest_cpu_s": s.ingest_cpu.as_secs_f64(),
+            "index_bytes": s.index_bytes, "open_ms": ms(s.open_time),
+            "first_query_ms": ms(s.first_query),
+            "cold": latency(&s.cold), "warm": latency(&s.warm),
+        })
+    };
+    let c = &r.cost;
+    println!(
+        "{}",
+        json!({
+            "files": r.files, "text_bytes": r.text_bytes, "chunks": c.chunks,
+            "plain": side(&c.plain), "encrypted": side(&c.sealed),
+            "ingest_ratio": c.ingest_ratio(), "ingest_cpu_ratio": c.ingest_cpu_ratio(),
+            "ingest_encrypted_bytes": c.ingest_stats.encrypted_bytes,
+            "ingest_decrypted_bytes": c.ingest_stats.decrypted_bytes,
+        })
+    );
+    Ok(())
 }
 
 fn ask(sillok: &Sillok, args: &BenchAskArgs) -> CmdResult {

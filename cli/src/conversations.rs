@@ -8,8 +8,10 @@ use sillok_core::Sillok;
 use sillok_core::answer::AnswerStatus;
 use sillok_core::conversations::ConversationId;
 use sillok_core::models::Generator;
+use zeroize::Zeroizing;
 
 use crate::ask::{AnswerArgs, ask_streaming, print_answer};
+use crate::encrypt::{EncryptArgs, sealed, write_out};
 use crate::{CmdResult, Failure, cancel_on_ctrl_c};
 
 #[derive(Debug, Args)]
@@ -115,6 +117,8 @@ pub enum ConversationsCommand {
         /// Write to this file instead of standard output.
         #[arg(long, short)]
         output: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        encrypt: EncryptArgs,
     },
     /// Rename a conversation.
     Rename {
@@ -171,16 +175,16 @@ pub fn conversations(sillok: &Sillok, cmd: ConversationsCommand) -> CmdResult {
             reason,
             deidentify,
             output,
+            encrypt,
         } => {
-            let markdown = sillok.export_conversation(ConversationId(id), &reason, deidentify)?;
-            match output {
-                Some(path) => std::fs::write(&path, markdown).map_err(|e| {
-                    Failure::User(
-                        anyhow::Error::new(e).context(format!("cannot write {}", path.display())),
-                    )
-                })?,
-                None => print!("{markdown}"),
-            }
+            let passphrase = encrypt.passphrase()?;
+            let markdown = Zeroizing::new(sillok.export_conversation(
+                ConversationId(id),
+                &reason,
+                deidentify,
+            )?);
+            let bytes = sealed(markdown.as_bytes(), passphrase.as_ref())?;
+            write_out(output.as_deref(), &bytes)?;
         }
         ConversationsCommand::Rename { id, title } => {
             store.rename(ConversationId(id), &title).map_err(core)?;

@@ -7,6 +7,7 @@ mod audit;
 mod bench;
 mod conversations;
 mod embeddings;
+mod encrypt;
 mod eval_answers;
 mod generate;
 mod library;
@@ -22,7 +23,9 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use sillok_core::models::EngineOptions;
 use sillok_core::phi::{MaskedWriter, SharedMasker};
+use sillok_core::vault::PASSPHRASE_ENV;
 use sillok_core::{DataDir, Sillok};
+use zeroize::Zeroizing;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -78,6 +81,8 @@ enum Command {
     /// The vault holding the key that encrypts the library.
     #[command(subcommand)]
     Vault(vault::VaultCommand),
+    /// Decrypt an export made with `--encrypt` (as `age -d` does).
+    DecryptExport(encrypt::DecryptArgs),
 }
 
 /// Engine settings shared by commands that load a model.
@@ -148,6 +153,7 @@ fn cancel_on_ctrl_c() -> Result<sillok_core::models::CancelToken, Failure> {
 }
 
 fn main() -> ExitCode {
+    let passphrase_env = take_passphrase_env();
     let cli = Cli::parse();
     let log_masker = init_logging();
     // Before any key or document is in memory: a crash must not write them
@@ -155,7 +161,7 @@ fn main() -> ExitCode {
     if let Err(e) = sillok_core::disable_core_dumps() {
         tracing::warn!(error = %e, "core dumps stay enabled");
     }
-    match run(cli, log_masker) {
+    match run(cli, log_masker, passphrase_env) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Cancelled) => {
             eprintln!("cancelled");
@@ -176,12 +182,30 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli, log_masker: SharedMasker) -> CmdResult {
+/// The passphrase in [`PASSPHRASE_ENV`], removed from the environment so
+/// that no child process (the OCR tools) inherits it.
+fn take_passphrase_env() -> Option<Zeroizing<String>> {
+    let value = std::env::var_os(PASSPHRASE_ENV)?;
+    // SAFETY: called first thing in `main`, before any other thread exists,
+    // so nothing reads the environment concurrently.
+    #[allow(unsafe_code)]
+    unsafe {
+        std::env::remove_var(PASSPHRASE_ENV);
+    }
+    value.into_string().ok().map(Zeroizing::new)
+}
+
+fn run(cli: Cli, log_masker: SharedMasker, passphrase_env: Option<Zeroizing<String>>) -> CmdResult {
+    // Opening an export needs no library, vault or data directory.
+    if let Command::DecryptExport(args) = &cli.command {
+        return encrypt::decrypt_export(args);
+    }
     let data_dir = match cli.data_dir {
         Some(dir) => DataDir::at(dir),
         None => DataDir::resolve()?,
     };
     let mut sillok = Sillok::open(data_dir)?;
+    sillok.set_passphrase_source(vault::passphrase_source(passphrase_env));
     mask_logs_with(&sillok, log_masker);
     match cli.command {
         Command::Ask(args) => ask::run(&sillok, &args),
@@ -199,6 +223,7 @@ fn run(cli: Cli, log_masker: SharedMasker) -> CmdResult {
         Command::Bench(cmd) => bench::run(&sillok, cmd),
         Command::Audit(cmd) => audit::run(&sillok, cmd),
         Command::Vault(cmd) => vault::run(&sillok, cmd),
+        Command::DecryptExport(args) => encrypt::decrypt_export(&args),
     }
 }
 

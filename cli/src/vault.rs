@@ -10,7 +10,10 @@ use std::sync::Arc;
 use anyhow::anyhow;
 use clap::{Args, Subcommand};
 use sillok_core::Sillok;
-use sillok_core::vault::{InitOptions, KeychainState, Unlock, UnlockMethod, Vault, VaultStatus};
+use sillok_core::vault::{
+    InitOptions, KeychainState, PASSPHRASE_ENV, PassphraseSource, Unlock, UnlockMethod, Vault,
+    VaultStatus,
+};
 use zeroize::Zeroizing;
 
 use crate::{CmdResult, Failure};
@@ -59,6 +62,11 @@ pub struct InitArgs {
     /// Read that passphrase from the first line of standard input.
     #[arg(long)]
     passphrase_stdin: bool,
+    /// Keep nothing in the OS keychain: the passphrase (asked for, or
+    /// --passphrase-stdin) opens the vault, for machines without a keychain.
+    /// Later commands ask for it on the terminal or read $SILLOK_PASSPHRASE.
+    #[arg(long)]
+    passphrase_only: bool,
     /// Make no recovery key (then losing the keychain item and the passphrase
     /// loses the data).
     #[arg(long)]
@@ -194,7 +202,7 @@ fn clone_message(error: &sillok_core::Error) -> anyhow::Error {
 
 fn keychain_detail(state: &KeychainState) -> Option<&str> {
     match state {
-        KeychainState::Ok | KeychainState::Missing => None,
+        KeychainState::Ok | KeychainState::Missing | KeychainState::NotUsed => None,
         KeychainState::Locked(d)
         | KeychainState::Unavailable(d)
         | KeychainState::Invalid(d)
@@ -215,6 +223,7 @@ fn print_status(status: &VaultStatus, refusal: Option<&sillok_core::Error>) {
     let keychain = match &status.keychain {
         KeychainState::Ok => "ok".to_owned(),
         KeychainState::Missing => "item missing".to_owned(),
+        KeychainState::NotUsed => "not used (the vault opens by passphrase)".to_owned(),
         other => format!("{}: {}", other.name(), keychain_detail(other).unwrap_or("")),
     };
     println!("keychain      {keychain} ({})", status.keychain_store);
@@ -233,18 +242,22 @@ fn print_status(status: &VaultStatus, refusal: Option<&sillok_core::Error>) {
 fn init(sillok: &Sillok, args: &InitArgs) -> CmdResult {
     let passphrase = if args.passphrase_stdin {
         Some(stdin_line("passphrase")?)
-    } else if args.passphrase {
+    } else if args.passphrase || args.passphrase_only {
         Some(new_passphrase_prompt()?)
     } else {
         None
     };
     let options = InitOptions {
         passphrase: passphrase.as_deref().map(String::as_str),
+        keychain: !args.passphrase_only,
         recovery_key: !args.no_recovery_key,
         adopt_existing_data: args.adopt_existing_data,
     };
     let (vault, recovery) = Vault::init(sillok.data_dir(), sillok.keychain().clone(), &options)?;
-    let mut held_by = vec!["the OS keychain"];
+    let mut held_by = Vec::new();
+    if options.keychain {
+        held_by.push("the OS keychain");
+    }
     if passphrase.is_some() {
         held_by.push("your passphrase");
     }
@@ -260,7 +273,33 @@ fn init(sillok: &Sillok, args: &InitArgs) -> CmdResult {
     if let Some(key) = recovery {
         show_recovery_key(key.as_str());
     }
+    if !options.keychain {
+        println!(
+            "nothing is kept in the OS keychain: commands ask for the passphrase on the terminal, or read it from ${PASSPHRASE_ENV}"
+        );
+    }
     Ok(())
+}
+
+/// How commands get the passphrase of a vault without a keychain slot:
+/// `passphrase_env` (the value of [`PASSPHRASE_ENV`], taken out of the
+/// environment at start), else a prompt when standard input is a terminal.
+pub fn passphrase_source(passphrase_env: Option<Zeroizing<String>>) -> PassphraseSource {
+    Arc::new(move || {
+        if let Some(passphrase) = &passphrase_env {
+            return Some(passphrase.clone());
+        }
+        if !std::io::stdin().is_terminal() {
+            return None;
+        }
+        match rpassword::prompt_password("passphrase of the vault: ") {
+            Ok(passphrase) => Some(Zeroizing::new(passphrase)),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot ask for the passphrase");
+                None
+            }
+        }
+    })
 }
 
 fn show_recovery_key(key: &str) {
@@ -301,6 +340,7 @@ fn unlock_command(sillok: &Sillok, args: &UnlockArgs) -> CmdResult {
                 println!("the audit key was restored to the OS keychain from its backup");
             }
         }
+        KeychainState::NotUsed => {}
         other => eprintln!(
             "note: the OS keychain still cannot open the vault ({}): later commands need the passphrase or recovery key too",
             other.name()
@@ -393,7 +433,7 @@ fn destroy(sillok: &Sillok, args: &DestroyArgs) -> CmdResult {
 }
 
 /// One line of standard input, without its line ending.
-fn stdin_line(what: &str) -> Result<Zeroizing<String>, Failure> {
+pub(crate) fn stdin_line(what: &str) -> Result<Zeroizing<String>, Failure> {
     let mut line = Zeroizing::new(String::new());
     let read = std::io::stdin()
         .lock()
@@ -411,7 +451,7 @@ fn stdin_line(what: &str) -> Result<Zeroizing<String>, Failure> {
 }
 
 /// Asks on the terminal without echo.
-fn prompt(text: &str, what: &str) -> Result<Zeroizing<String>, Failure> {
+pub(crate) fn prompt(text: &str, what: &str) -> Result<Zeroizing<String>, Failure> {
     rpassword::prompt_password(text)
         .map(Zeroizing::new)
         .map_err(|e| {

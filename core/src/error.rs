@@ -184,6 +184,16 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// A new vault's key cannot go into the keychain (unavailable or
+    /// locked); nothing was made.
+    #[error(
+        "cannot make the vault: its key cannot be kept in the OS keychain; without a keychain, `sillok vault init --passphrase-only` makes a vault that opens with a passphrase"
+    )]
+    NoKeychainForVault {
+        /// The keychain error.
+        #[source]
+        source: Box<Error>,
+    },
     /// The data directory has no vault.
     #[error("no vault in {path}: `sillok vault init` creates one")]
     NoVault {
@@ -324,6 +334,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A passphrase for an encrypted export is too short.
+    #[error("the export passphrase must have at least {0} characters")]
+    ExportPassphraseTooShort(usize),
+    /// The passphrase does not open an encrypted export.
+    #[error("wrong passphrase: it does not open this export")]
+    ExportWrongPassphrase,
+    /// A file is not an export encrypted with a passphrase, or is damaged.
+    #[error("cannot open the encrypted export: {0}")]
+    ExportUnreadable(&'static str),
 }
 
 impl Error {
@@ -352,12 +371,16 @@ impl Error {
             | Error::KeychainItemMissing { .. }
             | Error::KeychainItemInvalid { .. }
             | Error::KeychainUnlock { .. }
+            | Error::NoKeychainForVault { .. }
             | Error::NoVault { .. }
             | Error::VaultExists { .. }
             | Error::DataWithoutVault { .. }
             | Error::VaultFile { .. }
             | Error::VaultLocked
             | Error::WrongPassphrase
+            | Error::ExportPassphraseTooShort(_)
+            | Error::ExportWrongPassphrase
+            | Error::ExportUnreadable(_)
             | Error::WrongRecoveryKey
             | Error::BadRecoveryKey { .. }
             | Error::NoSuchUnlock(_)

@@ -23,6 +23,7 @@ pub mod conversations;
 mod data_dir;
 pub mod data_version;
 mod error;
+pub mod export_crypt;
 mod hardening;
 pub mod keychain;
 mod library;

@@ -150,7 +150,9 @@ impl Sillok {
     /// Invalid values, an unknown profile, write failures.
     pub fn save_settings(&self, settings: &Settings) -> Result<()> {
         let before = self.settings().unwrap_or_default();
-        let result = self.write_settings(settings);
+        let result = self
+            .write_settings(settings)
+            .and_then(|()| self.apply_idle_lock());
         let event = crate::audit::AuditEvent::new(crate::audit::Action::Settings);
         self.audited(event, result, |(), event| {
             event.object("changed", changed_settings(&before, settings))

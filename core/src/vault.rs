@@ -57,7 +57,7 @@ use crate::{DataDir, Error, Result, Sillok};
 
 pub mod backup;
 mod session;
-pub use session::refusal_reason;
+pub use session::{PassphraseSource, refusal_reason};
 pub(crate) use session::{VaultSlot, default_keychain};
 
 /// The vault file's name in the data directory.
@@ -71,6 +71,9 @@ pub const DEFAULT_IDLE_LOCK_MINUTES: u32 = 15;
 /// settings (whose unit, minutes, is too slow for the desktop's window test).
 /// Release builds ignore it.
 pub const IDLE_LOCK_TEST_ENV: &str = "SILLOK_TEST_IDLE_LOCK_SECS";
+/// Where scripts give the front ends the passphrase of a vault without a
+/// keychain slot (a terminal is asked instead).
+pub const PASSPHRASE_ENV: &str = "SILLOK_PASSPHRASE";
 
 const TEMP_FILE: &str = "vault.json.tmp";
 const LOCK_FILE: &str = "vault.lock";
@@ -214,6 +217,8 @@ pub enum KeychainState {
     Invalid(String),
     /// Any other failure.
     Failed(String),
+    /// The vault was made to open by passphrase only: no keychain item.
+    NotUsed,
 }
 
 impl KeychainState {
@@ -224,12 +229,13 @@ impl KeychainState {
             Error::KeychainLocked { .. } => KeychainState::Locked(detail),
             Error::KeychainUnavailable { .. } => KeychainState::Unavailable(detail),
             Error::KeychainItemInvalid { .. } => KeychainState::Invalid(detail),
+            Error::NoSuchUnlock(_) => KeychainState::NotUsed,
             _ => KeychainState::Failed(detail),
         }
     }
 
     /// A stable lowercase name ("ok", "missing", "locked", "unavailable",
-    /// "invalid", "failed").
+    /// "invalid", "failed", "not-used").
     pub fn name(&self) -> &'static str {
         match self {
             KeychainState::Ok => "ok",
@@ -238,6 +244,7 @@ impl KeychainState {
             KeychainState::Unavailable(_) => "unavailable",
             KeychainState::Invalid(_) => "invalid",
             KeychainState::Failed(_) => "failed",
+            KeychainState::NotUsed => "not-used",
         }
     }
 }
@@ -274,6 +281,10 @@ pub struct VaultStatus {
 pub struct InitOptions<'a> {
     /// Also wrap the DEK with this passphrase.
     pub passphrase: Option<&'a str>,
+    /// Wrap the DEK with a KEK in the OS keychain. False makes a vault that
+    /// opens by passphrase (or recovery key) only and never touches the
+    /// keychain: for machines without one. Needs a passphrase.
+    pub keychain: bool,
     /// Also wrap the DEK with a new recovery key (returned once).
     pub recovery_key: bool,
     /// The data directory holds a library from before the vault existed:
@@ -285,6 +296,7 @@ impl Default for InitOptions<'_> {
     fn default() -> Self {
         InitOptions {
             passphrase: None,
+            keychain: true,
             recovery_key: true,
             adopt_existing_data: false,
         }
@@ -416,22 +428,32 @@ impl Vault {
         }
     }
 
-    /// Makes a new vault: a random DEK wrapped by a new KEK in the keychain,
-    /// by the passphrase if given, and by a new recovery key if asked (it is
-    /// returned, to be shown once). The new vault is unlocked.
+    /// Makes a new vault: a random DEK wrapped by a new KEK in the keychain
+    /// (unless [`InitOptions::keychain`] is off), by the passphrase if given,
+    /// and by a new recovery key if asked (it is returned, to be shown once).
+    /// The new vault is unlocked.
     ///
     /// # Errors
     ///
     /// [`Error::VaultExists`] over any vault file, [`Error::DataWithoutVault`]
-    /// over library data (unless adopting it), [`Error::BadPassphrase`], the
-    /// keychain's errors (nothing is left behind), [`Error::VaultIo`].
+    /// over library data (unless adopting it), [`Error::BadPassphrase`]
+    /// (also for no passphrase without the keychain),
+    /// [`Error::NoKeychainForVault`] when the keychain is unavailable or
+    /// locked, the keychain's other errors (nothing is left behind),
+    /// [`Error::VaultIo`].
     pub fn init(
         data_dir: &DataDir,
         keychain: Keychain,
         options: &InitOptions<'_>,
     ) -> Result<(Vault, Option<RecoveryKey>)> {
-        if let Some(passphrase) = options.passphrase {
-            check_new_passphrase(passphrase)?;
+        match options.passphrase {
+            Some(passphrase) => check_new_passphrase(passphrase)?,
+            None if !options.keychain => {
+                return Err(Error::BadPassphrase(
+                    "a vault without the OS keychain needs a passphrase",
+                ));
+            }
+            None => {}
         }
         data_dir.create()?;
         let root = data_dir.root().to_owned();
@@ -462,8 +484,10 @@ impl Vault {
             audit_key_backup: None,
             stale_keks: Vec::new(),
         };
-        file.slots
-            .push(keychain_slot(&file.vault_id, &kek_id, &kek, &dek)?);
+        if options.keychain {
+            file.slots
+                .push(keychain_slot(&file.vault_id, &kek_id, &kek, &dek)?);
+        }
         if let Some(passphrase) = options.passphrase {
             file.slots.push(passphrase_slot(
                 &file.vault_id,
@@ -481,9 +505,24 @@ impl Vault {
         };
         file.audit_key_backup = Some(seal_audit_key(&file.vault_id, &dek, &audit_key)?);
 
+        if !options.keychain {
+            // The audit key lives only in its backup, under the DEK.
+            write_file(&root, &file, &mut |_| Ok(()))?;
+            let vault = Vault::made(root, keychain, file, dek, UnlockMethod::Passphrase);
+            return Ok((vault, recovery));
+        }
         // Keychain first: a vault file is never written that its keychain
         // item does not back. On failure, undo what was stored.
-        keychain.put_kek(&vault_id, &kek_id, &kek, &root)?;
+        keychain
+            .put_kek(&vault_id, &kek_id, &kek, &root)
+            .map_err(|e| match e {
+                Error::KeychainUnavailable { .. } | Error::KeychainLocked { .. } => {
+                    Error::NoKeychainForVault {
+                        source: Box::new(e),
+                    }
+                }
+                other => other,
+            })?;
         let written = keychain
             .put_audit_key(&vault_id, &audit_key, &root)
             .and_then(|()| write_file(&root, &file, &mut |_| Ok(())));
@@ -498,21 +537,32 @@ impl Vault {
             }
             return Err(e);
         }
-        let vault = Vault {
+        let vault = Vault::made(root, keychain, file, dek, UnlockMethod::Keychain);
+        Ok((vault, recovery))
+    }
+
+    /// A vault just made, unlocked as `method`.
+    fn made(
+        root: PathBuf,
+        keychain: Keychain,
+        file: VaultFile,
+        dek: Key32,
+        method: UnlockMethod,
+    ) -> Vault {
+        Vault {
             root,
             keychain,
             state: Mutex::new(State {
                 file,
                 open: Some(Open {
                     key: DataKey::new(dek),
-                    method: UnlockMethod::Keychain,
+                    method,
                     last_used: Instant::now(),
                 }),
                 idle_lock: Some(minutes(DEFAULT_IDLE_LOCK_MINUTES)),
             }),
             fault: None,
-        };
-        Ok((vault, recovery))
+        }
     }
 
     /// Removes the vault file, then the vault's keychain items. Everything
@@ -557,6 +607,10 @@ impl Vault {
             );
             return Ok(destroyed);
         };
+        if file.keychain_slot().is_none() && file.stale_keks.is_empty() {
+            // A passphrase-only vault put nothing in the keychain.
+            return Ok(destroyed);
+        }
         let mut keks: Vec<&str> = file.stale_keks.iter().map(String::as_str).collect();
         if let Some((kek_id, _)) = file.keychain_slot() {
             keks.push(kek_id);
@@ -598,6 +652,15 @@ impl Vault {
     pub fn set_idle_lock(&self, idle: Option<Duration>) -> Result<()> {
         self.state()?.idle_lock = idle;
         Ok(())
+    }
+
+    /// False for a vault made to open by passphrase only (no keychain slot).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Poisoned`].
+    pub fn uses_keychain(&self) -> Result<bool> {
+        Ok(self.state()?.file.keychain_slot().is_some())
     }
 
     /// The vault's id.
@@ -855,7 +918,8 @@ impl Vault {
     /// After an unlock by passphrase or recovery key: when the keychain is
     /// reachable but lacks the vault's KEK (or holds a wrong one), puts a new
     /// one there (a rotation), and puts back a lost audit key from its
-    /// backup. A locked or unavailable keychain is left alone.
+    /// backup. A locked or unavailable keychain is left alone, and so is a
+    /// passphrase-only vault's (it keeps nothing there).
     ///
     /// # Errors
     ///
@@ -865,6 +929,9 @@ impl Vault {
         let dek = self.data_key()?;
         let file = self.snapshot()?;
         let mut repair = Repair::default();
+        if file.keychain_slot().is_none() {
+            return Ok(repair);
+        }
         match self.open_with_keychain(&file) {
             Ok(_) => {}
             Err(Error::KeychainItemMissing { .. } | Error::KeychainItemInvalid { .. }) => {
@@ -1343,6 +1410,11 @@ fn has_library_data(data_dir: &DataDir) -> Result<bool> {
 
 /// What the user can do when the keychain fails, from the slots there are.
 fn alternatives(file: &VaultFile) -> String {
+    if file.keychain_slot().is_none() {
+        return format!(
+            "this vault has no keychain item: it opens with its passphrase, asked for on a terminal or read from ${PASSPHRASE_ENV}"
+        );
+    }
     match (file.passphrase_slot().is_some(), file.recovery_slot().is_some()) {
         (true, true) => "unlock with your passphrase (`sillok vault unlock --passphrase`) or your recovery key (`sillok vault unlock --recovery-key`)".to_owned(),
         (true, false) => "unlock with your passphrase (`sillok vault unlock --passphrase`)".to_owned(),

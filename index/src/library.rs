@@ -287,6 +287,7 @@ impl Library {
             counter,
             settings,
             seq: 0,
+            erased: false,
         };
         w.recover()?;
         Ok(w)
@@ -414,6 +415,9 @@ pub struct LibraryWriter<'a> {
     pub(crate) counter: TokenCounter,
     pub(crate) settings: IngestSettings,
     seq: u64,
+    /// A commit deleted chunks or removed files since the last purge of
+    /// what they left (vectors, OCR text): see [`LibraryWriter::purge_erased`].
+    erased: bool,
 }
 
 impl std::fmt::Debug for LibraryWriter<'_> {
@@ -623,7 +627,23 @@ impl LibraryWriter<'_> {
             progress(&IngestEvent::Committed { seq });
         }
         self.ocr_after_ingest(collection, &scanned, stop, &mut report, progress)?;
+        self.purge_erased()?;
         Ok(report)
+    }
+
+    /// Erasure in the pass that deleted chunks (a file vanished or
+    /// changed): the vectors of chunks no longer in the index and the OCR
+    /// text of content no file holds go now, not at a later embedding or
+    /// OCR pass. Journal rows of removed files went with their commit.
+    fn purge_erased(&mut self) -> Result<()> {
+        if !std::mem::take(&mut self.erased) {
+            return Ok(());
+        }
+        let (_, reader, _) = self.library.parts();
+        reader.reload()?;
+        let purged = self.library.purge_orphans(&reader.searcher())?;
+        tracing::debug!(purged, "vectors and OCR text of removed files erased");
+        Ok(())
     }
 
     /// Removes a collection and erases what it left: its chunks (the
@@ -1005,6 +1025,8 @@ impl LibraryWriter<'_> {
                 self.writer
                     .delete_term(Term::from_field_text(fields.doc_key, key));
             }
+            // A removed file may hold OCR text without chunks (still awaiting pages).
+            self.erased |= s.delete_key.is_some() || s.record.status == FileStatus::Removed;
             s.record.staged_seq = seq;
         }
         let records: Vec<FileRecord> = staged.drain(..).map(|s| s.record).collect();

@@ -6,7 +6,8 @@
 //! pages at once; then, when OCR is on for the collection
 //! ([`crate::CollectionRecord::ocr`]) and in [`OcrSettings`], the writer reads
 //! the waiting pages one at a time, in bounded outside processes (`tools`:
-//! poppler renders a PDF page, tesseract reads it), waiting between pages
+//! poppler renders a PDF page, tesseract reads it; file, page image and
+//! text pass through pipes, never the disk), waiting between pages
 //! while interactive work runs. Each page's text and mean word confidence go
 //! to a cache keyed by content hash and page (`store`) as soon as it is read,
 //! so a run killed mid-document goes on from the next page; the document is
@@ -25,7 +26,7 @@ mod tools;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsString;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -296,41 +297,16 @@ struct OcrTotals {
     text_bytes: usize,
 }
 
-/// The private folder OCR works in, `<library>/ocr-work`: copies of the
-/// files being read, rendered pages, tesseract's outputs. Only the writer
-/// uses it, so leftovers of a killed run are cleared when the next starts;
-/// it is removed when the pass ends.
-struct Scratch {
-    dir: PathBuf,
-}
+/// Where versions before OCR used pipes copied files and rendered pages;
+/// a run killed mid-pass left it behind, in plaintext.
+const OLD_SCRATCH: &str = "ocr-work";
 
-impl Scratch {
-    fn new(library_dir: &Path) -> Result<Scratch> {
-        let dir = library_dir.join("ocr-work");
-        match std::fs::remove_dir_all(&dir) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&dir, e)),
-            _ => {}
-        }
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
-                .map_err(|e| Error::io(&dir, e))?;
-        }
-        Ok(Scratch { dir })
-    }
-
-    fn path(&self) -> &Path {
-        &self.dir
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_dir_all(&self.dir) {
-            tracing::debug!(error = %e, "removing the OCR work folder failed");
-        }
+/// Removes what an older version's killed run left in [`OLD_SCRATCH`].
+fn remove_old_scratch(library_dir: &Path) -> Result<()> {
+    let dir = library_dir.join(OLD_SCRATCH);
+    match std::fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(&dir, e)),
+        _ => Ok(()),
     }
 }
 
@@ -447,6 +423,7 @@ impl LibraryWriter<'_> {
         progress: &mut dyn FnMut(&IngestEvent),
     ) -> Result<OcrTotals> {
         let mut totals = OcrTotals::default();
+        remove_old_scratch(self.library.dir())?;
         if !self.settings.ocr.enabled
             || !self.journal.collection(collection)?.is_some_and(|c| c.ocr)
         {
@@ -468,8 +445,7 @@ impl LibraryWriter<'_> {
             return Ok(totals);
         }
         let mut store = OcrStore::open(self.library.dir(), self.library.db_key())?;
-        let scratch = Scratch::new(self.library.dir())?;
-        let tools = match Tools::find(&self.settings.ocr, scratch.path()) {
+        let tools = match Tools::find(&self.settings.ocr) {
             Ok(tools) => tools,
             Err(message) => {
                 tracing::warn!(
@@ -488,16 +464,7 @@ impl LibraryWriter<'_> {
                 break;
             }
             self.settings.foreground.wait_until_idle();
-            self.ocr_document(
-                hash,
-                records,
-                &store,
-                &tools,
-                &scratch,
-                stop,
-                &mut totals,
-                progress,
-            )?;
+            self.ocr_document(hash, records, &store, &tools, stop, &mut totals, progress)?;
         }
         let live: HashSet<String> = self
             .journal
@@ -526,7 +493,6 @@ impl LibraryWriter<'_> {
         records: &[FileRecord],
         store: &OcrStore,
         tools: &Tools,
-        scratch: &Scratch,
         stop: &AtomicBool,
         totals: &mut OcrTotals,
         progress: &mut dyn FnMut(&IngestEvent),
@@ -553,16 +519,11 @@ impl LibraryWriter<'_> {
         }
         let name = file_name(&primary.path);
         let kind = detect(&name, &bytes[..bytes.len().min(DETECT_HEAD_BYTES)]);
-        let input = scratch.path().join(match kind {
-            Some(DocKind::Pdf) => "input.pdf",
-            _ => "input.img",
-        });
-        std::fs::write(&input, &bytes).map_err(|e| Error::io(&input, e))?;
         let mut sizes = BTreeMap::new();
         // The pages to read, and how many the document has.
         let (pages, page_count): (Vec<u32>, u32) = match kind {
             Some(DocKind::Pdf) => {
-                let info = match tools.pdf_info(&input, limits.max_pages, &settings, stop) {
+                let info = match tools.pdf_info(&bytes, limits.max_pages, &settings, stop) {
                     Ok(info) => info,
                     Err(RunFailure::Stopped) => return Ok(()),
                     Err(e) => {
@@ -622,7 +583,7 @@ impl LibraryWriter<'_> {
             if !todo.is_empty() {
                 // One run reads every page of a multi-page TIFF.
                 let count = u32::try_from(pages.len()).unwrap_or(u32::MAX);
-                match tools.recognise(&input, None, count, &settings, stop) {
+                match tools.recognise(&bytes, None, count, &settings, stop) {
                     Ok(read) => {
                         for &page in &todo {
                             let result = match read.iter().find(|r| r.page == page) {
@@ -657,29 +618,24 @@ impl LibraryWriter<'_> {
                     sizes.get(&page).copied(),
                     limits.max_image_pixels,
                 );
-                let result = match tools.render(
-                    &input,
-                    page,
-                    dpi,
-                    &scratch.path().join("page"),
-                    &settings,
-                    stop,
-                ) {
-                    Err(RunFailure::Stopped) => None,
-                    Err(e) => Some(failed_page(&e.describe("rendering the page", &settings))),
-                    Ok(png) => match tools.recognise(&png, Some(dpi), 1, &settings, stop) {
+                let result =
+                    match tools.render(&bytes, page, dpi, limits.max_image_pixels, &settings, stop)
+                    {
                         Err(RunFailure::Stopped) => None,
-                        Err(e) => Some(failed_page(&e.describe("reading the page", &settings))),
-                        Ok(read) => Some(match read.into_iter().next() {
-                            Some(r) => PageResult {
-                                text: r.text,
-                                confidence: r.confidence,
-                                failure: None,
-                            },
-                            None => failed_page("the ocr engine gave no result"),
-                        }),
-                    },
-                };
+                        Err(e) => Some(failed_page(&e.describe("rendering the page", &settings))),
+                        Ok(png) => match tools.recognise(&png, Some(dpi), 1, &settings, stop) {
+                            Err(RunFailure::Stopped) => None,
+                            Err(e) => Some(failed_page(&e.describe("reading the page", &settings))),
+                            Ok(read) => Some(match read.into_iter().next() {
+                                Some(r) => PageResult {
+                                    text: r.text,
+                                    confidence: r.confidence,
+                                    failure: None,
+                                },
+                                None => failed_page("the ocr engine gave no result"),
+                            }),
+                        },
+                    };
                 let Some(result) = result else {
                     stopped = true;
                     break;

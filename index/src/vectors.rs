@@ -291,7 +291,7 @@ impl VectorStore {
             .map(|(dims, generation)| (usize::try_from(dims).unwrap_or(0), generation)))
     }
 
-    fn hashes(&self, model: &str) -> Result<HashSet<String>> {
+    pub(crate) fn hashes(&self, model: &str) -> Result<HashSet<String>> {
         let mut stmt = self
             .conn
             .prepare("SELECT chunk_hash FROM vectors WHERE model = ?1")?;

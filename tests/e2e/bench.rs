@@ -92,6 +92,49 @@ fn bench_ask_breaks_an_answer_into_stages() -> TestResult {
 }
 
 #[test]
+fn bench_encryption_compares_plaintext_and_encrypted_libraries() -> TestResult {
+    let sillok = Sillok::new();
+    let out = sillok.ok(&[
+        "bench",
+        "encryption",
+        "--chunks",
+        "600",
+        "--queries",
+        "5",
+        "--rounds",
+        "1",
+        "--json",
+    ]);
+    let r = json_lines(&out).pop().unwrap_or_default();
+    assert!(r["chunks"].as_u64().unwrap_or(0) > 200, "{r}");
+    for side in ["plain", "encrypted"] {
+        let s = &r[side];
+        assert!(s["ingest_s"].as_f64().unwrap_or(0.0) > 0.0, "{r}");
+        assert!(s["index_bytes"].as_u64().unwrap_or(0) > 0, "{r}");
+        assert!(s["first_query_ms"].as_f64().unwrap_or(0.0) > 0.0, "{r}");
+        for pass in ["cold", "warm"] {
+            let kinds: Vec<_> = s[pass]
+                .as_array()
+                .ok_or("no latency")?
+                .iter()
+                .map(|l| l["kind"].as_str().unwrap_or_default())
+                .collect();
+            assert_eq!(kinds, ["one-word", "multi-word", "phrase"], "{r}");
+        }
+    }
+    // The encrypted side sealed at least the index it left behind.
+    assert!(
+        r["ingest_encrypted_bytes"].as_u64().unwrap_or(0)
+            >= r["encrypted"]["index_bytes"].as_u64().unwrap_or(u64::MAX) / 2,
+        "{r}"
+    );
+    // No vault was made, and the throwaway libraries are gone.
+    assert!(!sillok.dir.path().join("vault.json").exists());
+    assert!(!sillok.dir.path().join("tmp").read_dir()?.any(|_| true));
+    Ok(())
+}
+
+#[test]
 fn bench_index_without_vectors_is_bm25_only() -> TestResult {
     let sillok = Sillok::new();
     let out = sillok.ok(&[

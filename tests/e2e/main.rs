@@ -9,6 +9,7 @@ mod bench;
 mod clinical;
 mod data_version;
 mod egress;
+mod export;
 mod generate;
 mod hostile;
 mod hybrid;

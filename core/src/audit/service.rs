@@ -63,6 +63,14 @@ impl Sillok {
         let vault = self.vault_or_init()?;
         let moved = self.move_key_file_to_keychain(&vault)?;
         let key = vault.audit_key_or_backup().map_err(|e| match e {
+            // A passphrase-only vault keeps the key only under the data key.
+            _ if !vault.uses_keychain().unwrap_or(true) => Error::AuditKey {
+                path: self.data_dir().root().join(crate::vault::VAULT_FILE),
+                reason: format!(
+                    "this vault keeps the audit key under its data key only: give its passphrase (asked for on a terminal, or in ${})",
+                    crate::vault::PASSPHRASE_ENV
+                ),
+            },
             Error::KeychainItemMissing { item } | Error::KeychainItemInvalid { item, .. } => {
                 Error::AuditKey {
                     path: PathBuf::from(format!("(OS keychain) {item}")),

@@ -13,17 +13,24 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use zeroize::Zeroizing;
+
 use super::{DataKey, InitOptions, Unlock, UnlockMethod, Vault};
 use crate::audit::{Action, AuditEvent, Outcome};
 use crate::keychain::Keychain;
 use crate::{Error, Result, Sillok};
+
+/// How a front end gets the passphrase of a vault without a keychain slot
+/// at a process's first use of the data key (a prompt, a variable); `None`
+/// when it has none to give.
+pub type PassphraseSource = Arc<dyn Fn() -> Option<Zeroizing<String>> + Send + Sync>;
 
 /// The data directory's vault, opened on first use; shared with reopened
 /// handles, so a lock in one is a lock in all.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct VaultSlot(Arc<Mutex<SlotState>>);
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct SlotState {
     vault: Option<Arc<Vault>>,
     /// Set by the first unlock. Until then [`Sillok::data_key`] may unlock
@@ -33,6 +40,18 @@ struct SlotState {
     /// The first-use unlock (or its refusal), recorded with the process's
     /// next record: a read-only command (`audit verify`) writes nothing.
     pending: Option<AuditEvent>,
+    /// Asked at first use when the vault has no keychain slot.
+    passphrase_source: Option<PassphraseSource>,
+}
+
+impl std::fmt::Debug for SlotState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlotState")
+            .field("vault", &self.vault)
+            .field("unlocked_before", &self.unlocked_before)
+            .field("passphrase_source", &self.passphrase_source.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The keychain [`Sillok::open`] uses: the OS keychain.
@@ -175,13 +194,33 @@ impl Sillok {
         }
     }
 
-    /// The keychain unlock of a process's first use of the data key. Its
-    /// record waits for the process's next one ([`Sillok::record`] writes it
-    /// first), so a command that records nothing writes nothing; the audit
-    /// key is checked now all the same (fail closed).
+    /// Where a process's first use of the data key gets the passphrase of
+    /// a vault without a keychain slot (see [`PassphraseSource`]). Without
+    /// one, such a vault stays locked until [`Sillok::unlock`].
+    pub fn set_passphrase_source(&self, source: PassphraseSource) {
+        self.vault.state().passphrase_source = Some(source);
+    }
+
+    /// The unlock of a process's first use of the data key: the keychain,
+    /// or for a vault without a keychain slot the passphrase from the
+    /// [`PassphraseSource`]. Its record waits for the process's next one
+    /// ([`Sillok::record`] writes it first), so a command that records
+    /// nothing writes nothing; the audit key is checked now all the same
+    /// (fail closed).
     fn unlock_on_first_use(&self, vault: &Vault) -> Result<()> {
         let event = AuditEvent::new(Action::Unlock).object("first_use", true);
-        match vault.unlock(Unlock::Keychain) {
+        let passphrase = if vault.uses_keychain()? {
+            None
+        } else {
+            // Cloned out first: a prompt must not hold the slot's lock.
+            let source = self.vault.state().passphrase_source.clone();
+            source.and_then(|ask| ask())
+        };
+        let with = match &passphrase {
+            Some(passphrase) => Unlock::Passphrase(passphrase.as_str()),
+            None => Unlock::Keychain,
+        };
+        match vault.unlock(with) {
             Ok(method) => {
                 {
                     let mut slot = self.vault.state();
@@ -201,7 +240,7 @@ impl Sillok {
                 self.vault.state().pending = Some(
                     AuditEvent::new(Action::FailedUnlock)
                         .object("first_use", true)
-                        .object("method", UnlockMethod::Keychain.name())
+                        .object("method", method_of(&with).name())
                         .object("reason", refusal_reason(&e))
                         .outcome(Outcome::Refused),
                 );
@@ -213,6 +252,16 @@ impl Sillok {
     /// The vault event waiting to be recorded, if any.
     pub(crate) fn take_pending_vault_event(&self) -> Option<AuditEvent> {
         self.vault.state().pending.take()
+    }
+
+    /// Gives the open vault the idle time from settings (after they change;
+    /// a vault opened later reads it itself).
+    pub(crate) fn apply_idle_lock(&self) -> Result<()> {
+        let vault = self.vault.state().vault.clone();
+        match vault {
+            Some(vault) => vault.set_idle_lock(Some(self.idle_lock()?)),
+            None => Ok(()),
+        }
     }
 
     /// Whether the vault is unlocked now (a locked or absent vault: false).
@@ -400,6 +449,97 @@ mod tests {
         let log = std::fs::read_to_string(sillok.audit_dir().join(LOG_FILE))?;
         assert!(!log.contains("horse"), "a secret in the trail");
         assert!(sillok.verify_audit()?.is_intact());
+        Ok(())
+    }
+
+    #[test]
+    fn without_a_keychain_a_passphrase_only_vault_opens_by_its_passphrase() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let (sillok, store) = open(dir.path())?;
+        store.fail_with(Some(SimulatedFailure::Unavailable));
+        // First use makes no vault without the keychain, and says what to do.
+        let refused = sillok.data_key().err().ok_or("made a vault")?;
+        assert!(matches!(refused, Error::NoKeychainForVault { .. }));
+        assert!(
+            refused.to_string().contains("--passphrase-only"),
+            "{refused}"
+        );
+        assert!(!Vault::exists(sillok.data_dir())?);
+        let without_passphrase = InitOptions {
+            keychain: false,
+            ..InitOptions::default()
+        };
+        assert!(matches!(
+            Vault::init(
+                sillok.data_dir(),
+                sillok.keychain().clone(),
+                &without_passphrase
+            ),
+            Err(Error::BadPassphrase(_))
+        ));
+
+        let options = InitOptions {
+            passphrase: Some(PASSPHRASE),
+            keychain: false,
+            ..InitOptions::default()
+        };
+        let (made, _recovery) =
+            Vault::init(sillok.data_dir(), sillok.keychain().clone(), &options)?;
+        let key_id = made.data_key()?.id();
+        assert!(!made.uses_keychain()?);
+        assert_eq!(
+            made.status()?.keychain,
+            super::super::KeychainState::NotUsed
+        );
+        drop(made);
+        assert!(matches!(
+            Vault::init(sillok.data_dir(), sillok.keychain().clone(), &options),
+            Err(Error::VaultExists { .. })
+        ));
+        store.fail_with(None);
+        assert!(store.accounts().is_empty(), "{:?}", store.accounts());
+        store.fail_with(Some(SimulatedFailure::Unavailable));
+
+        // A process's first use: no passphrase to give is a refusal naming
+        // where one comes from; a wrong one is refused; the right one opens.
+        let refused = sillok.data_key().err().ok_or("opened without a secret")?;
+        assert!(
+            refused.to_string().contains("SILLOK_PASSPHRASE"),
+            "{refused}"
+        );
+        sillok.set_passphrase_source(Arc::new(|| {
+            Some(Zeroizing::new("wrong horse battery staple".to_owned()))
+        }));
+        assert!(matches!(sillok.data_key(), Err(Error::WrongPassphrase)));
+        sillok.set_passphrase_source(Arc::new(|| Some(Zeroizing::new(PASSPHRASE.to_owned()))));
+        assert_eq!(sillok.data_key()?.id(), key_id);
+        // The audit trail is keyed from the backup in the vault file.
+        sillok.record(AuditEvent::new(Action::Search).sensitive("query", "혈압"))?;
+        assert_eq!(
+            trail(&sillok)?.first().map(String::as_str),
+            Some("unlock:ok:passphrase")
+        );
+        assert!(sillok.verify_audit()?.is_intact());
+        // Nothing of the keychain to destroy.
+        let destroyed = Vault::destroy(sillok.data_dir(), sillok.keychain())?;
+        assert!(destroyed.keychain_items_left.is_empty(), "{destroyed:?}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_saved_idle_time_applies_to_the_open_vault() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let (sillok, _store) = open(dir.path())?;
+        sillok.data_key()?;
+        let idle = |sillok: &Sillok| -> Result<Option<Duration>> {
+            Ok(sillok.vault()?.status()?.idle_lock)
+        };
+        assert_eq!(idle(&sillok)?, Some(Duration::from_secs(15 * 60)));
+        sillok.save_settings(&crate::Settings {
+            idle_lock_minutes: Some(7),
+            ..crate::Settings::default()
+        })?;
+        assert_eq!(idle(&sillok)?, Some(Duration::from_secs(7 * 60)));
         Ok(())
     }
 

@@ -322,11 +322,11 @@ fn init_never_replaces_a_vault_or_library_data() -> Result<()> {
     assert!(!Vault::exists(&f.data)?);
     assert!(f.store.accounts().is_empty());
 
-    // No keychain: no vault, and nothing left in it.
+    // No keychain: no vault, nothing left in it, and the way on named.
     f.store.fail_with(Some(SimulatedFailure::Unavailable));
     assert!(matches!(
         f.init(&InitOptions::default()),
-        Err(Error::KeychainUnavailable { .. })
+        Err(Error::NoKeychainForVault { source }) if matches!(*source, Error::KeychainUnavailable { .. })
     ));
     f.store.fail_with(None);
     assert!(!Vault::exists(&f.data)?);

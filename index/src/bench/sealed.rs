@@ -2,7 +2,9 @@
 //! an encrypted library (see [`crate::sealed`]), and the same queries run on
 //! both, interleaved query by query so drift hits both alike. Ingestion is
 //! reported in wall and CPU time (Linux; CPU time is not inflated by other
-//! processes' load). Reported, never asserted.
+//! processes' load), with the bytes the sealed side encrypted and decrypted
+//! while ingesting (merges rewrite segments, so more than the index's size).
+//! Reported, never asserted: `sillok bench encryption` prints it.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -17,7 +19,8 @@ use crate::{Error, IngestSettings, Library, Result, SealedStats, SearchRequest, 
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct SealedCostConfig {
-    /// Ingestions of each library, alternating (the fastest of each counts).
+    /// Ingestions of each library, alternating, each side first every other
+    /// round (the fastest of each counts).
     pub ingest_rounds: usize,
     /// Passes over the queries after the first (cold-cache) one.
     pub warm_passes: usize,
@@ -47,6 +50,11 @@ pub struct SideFigures {
     pub ingest_cpu: Duration,
     /// Size of the index folder.
     pub index_bytes: u64,
+    /// Opening the ingested library (a sealed one checks its key, opens
+    /// SQLCipher and decrypts every segment's term dictionary).
+    pub open_time: Duration,
+    /// The first query after opening (a one-word one), alone.
+    pub first_query: Duration,
     /// Per query kind, the first pass after opening (empty block cache; the
     /// OS page cache warm for both).
     pub cold: Vec<(&'static str, Latency)>,
@@ -66,6 +74,10 @@ pub struct SealedCost {
     /// The sealed library's cache and decryption figures after the queries
     /// (of the library reopened for them, so nothing encrypted).
     pub stats: SealedStats,
+    /// The sealed library's figures after its fastest ingestion: bytes
+    /// encrypted (segments written, merges included) and decrypted (merges
+    /// reading segments back).
+    pub ingest_stats: SealedStats,
 }
 
 impl SealedCost {
@@ -77,6 +89,73 @@ impl SealedCost {
     /// The same in CPU time.
     pub fn ingest_cpu_ratio(&self) -> f64 {
         ratio(self.sealed.ingest_cpu, self.plain.ingest_cpu)
+    }
+}
+
+/// The report `sillok bench encryption` prints, one figure per line,
+/// plaintext first.
+impl std::fmt::Display for SealedCost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (plain, sealed) = (&self.plain, &self.sealed);
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let mb = |bytes: u64| bytes as f64 / 1e6;
+        let change = |a: Duration, b: Duration| (ratio(b, a) - 1.0) * 100.0;
+        writeln!(
+            f,
+            "ingest           {:.2} s -> {:.2} s ({:+.1}%), CPU {:.2} s -> {:.2} s ({:+.1}%)",
+            plain.ingest_time.as_secs_f64(),
+            sealed.ingest_time.as_secs_f64(),
+            change(plain.ingest_time, sealed.ingest_time),
+            plain.ingest_cpu.as_secs_f64(),
+            sealed.ingest_cpu.as_secs_f64(),
+            change(plain.ingest_cpu, sealed.ingest_cpu),
+        )?;
+        writeln!(
+            f,
+            "                 sealed {:.1} MB, opened {:.1} MB while ingesting (merges rewrite segments)",
+            mb(self.ingest_stats.encrypted_bytes),
+            mb(self.ingest_stats.decrypted_bytes),
+        )?;
+        writeln!(
+            f,
+            "index size       {:.1} MB -> {:.1} MB",
+            mb(plain.index_bytes),
+            mb(sealed.index_bytes)
+        )?;
+        writeln!(
+            f,
+            "open             {:.1} ms -> {:.1} ms; first query {:.2} ms -> {:.2} ms",
+            ms(plain.open_time),
+            ms(sealed.open_time),
+            ms(plain.first_query),
+            ms(sealed.first_query),
+        )?;
+        for (label, plain, sealed) in [
+            ("cold", &plain.cold, &sealed.cold),
+            ("warm", &plain.warm, &sealed.warm),
+        ] {
+            for ((kind, p), (_, s)) in plain.iter().zip(sealed) {
+                writeln!(
+                    f,
+                    "search {label} {kind:<10} p50 {:.2} -> {:.2} ms ({:+.1}%), p95 {:.2} -> {:.2} ms ({:+.1}%)",
+                    ms(p.p50),
+                    ms(s.p50),
+                    change(p.p50, s.p50),
+                    ms(p.p95),
+                    ms(s.p95),
+                    change(p.p95, s.p95),
+                )?;
+            }
+        }
+        write!(
+            f,
+            "block cache      {} blocks, {:.1} of {:.1} MB; {} hits, {} misses after the queries",
+            self.stats.cache_blocks,
+            self.stats.cache_bytes as f64 / 1e6,
+            self.stats.cache_budget as f64 / 1e6,
+            self.stats.hits,
+            self.stats.misses,
+        )
     }
 }
 
@@ -138,9 +217,14 @@ pub fn sealed_cost(
     };
 
     let mut best = [(Duration::MAX, Duration::ZERO); 2];
+    let mut ingest_stats = SealedStats::default();
     let mut chunks = 0;
     for round in 0..config.ingest_rounds.max(1) {
-        for (side, sealed) in [false, true].into_iter().enumerate() {
+        // Each side goes first every other round: the first ingestion of a
+        // process also warms allocator and caches.
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for side in order {
+            let sealed = side == 1;
             let dir = work.join(format!("{}-{round}", side_name(sealed)));
             let library = open(sealed, &dir)?;
             let counter = TokenCounter::from_file(tokenizer)?;
@@ -153,16 +237,40 @@ pub fn sealed_cost(
             let took = (started.elapsed(), process_cpu().saturating_sub(cpu));
             if took.0 < best[side].0 {
                 best[side] = took;
+                if let Some(stats) = library.sealed_stats() {
+                    ingest_stats = stats;
+                }
             }
             chunks = report.chunks;
         }
     }
 
-    // Fresh libraries: empty block cache for the first pass.
-    let libraries = [
-        open(false, &work.join("plain-0"))?,
-        open(true, &work.join("sealed-0"))?,
-    ];
+    // Fresh libraries: empty block cache for the first pass, which starts
+    // with one query timed alone on each. Each is opened once untimed
+    // before, so one-time costs of the process fall on neither side.
+    let dir = |sealed: bool| work.join(format!("{}-0", side_name(sealed)));
+    for sealed in [false, true] {
+        drop(open(sealed, &dir(sealed))?);
+    }
+    let mut open_time = [Duration::ZERO; 2];
+    let mut first_query = [Duration::ZERO; 2];
+    let mut opened = Vec::with_capacity(2);
+    for (side, sealed) in [false, true].into_iter().enumerate() {
+        let started = Instant::now();
+        let library = open(sealed, &dir(sealed))?;
+        open_time[side] = started.elapsed();
+        if let Some(query) = queries.one_word.first() {
+            let started = Instant::now();
+            library.search(&SearchRequest {
+                query: query.clone(),
+                limit: 10,
+                ..SearchRequest::default()
+            })?;
+            first_query[side] = started.elapsed();
+        }
+        opened.push(library);
+    }
+    let libraries = opened;
     let kinds = [
         ("one-word", &queries.one_word),
         ("multi-word", &queries.multi_word),
@@ -205,6 +313,8 @@ pub fn sealed_cost(
             ingest_time: best[0].0,
             ingest_cpu: best[0].1,
             index_bytes: dir_size(&work.join("plain-0/tantivy")),
+            open_time: open_time[0],
+            first_query: first_query[0],
             cold: cold_plain,
             warm: warm_plain,
         },
@@ -212,10 +322,13 @@ pub fn sealed_cost(
             ingest_time: best[1].0,
             ingest_cpu: best[1].1,
             index_bytes: dir_size(&work.join("sealed-0/tantivy")),
+            open_time: open_time[1],
+            first_query: first_query[1],
             cold: cold_sealed,
             warm: warm_sealed,
         },
         stats,
+        ingest_stats,
     })
 }
 
@@ -251,6 +364,12 @@ mod tests {
         assert_eq!(cost.sealed.warm.len(), 3);
         assert!(cost.stats.decrypted_bytes > 0 && cost.stats.hits > 0);
         assert!(cost.sealed.index_bytes > cost.plain.index_bytes / 2);
+        // Ingestion sealed at least the index it left behind.
+        assert!(cost.ingest_stats.encrypted_bytes >= cost.plain.index_bytes / 2);
+        assert!(cost.sealed.open_time > Duration::ZERO);
+        assert!(cost.sealed.first_query > Duration::ZERO);
+        let report = cost.to_string();
+        assert!(report.contains("search warm phrase"), "{report}");
         Ok(())
     }
 }

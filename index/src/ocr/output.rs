@@ -1,7 +1,8 @@
 //! What tesseract wrote, read back: the text of each page from its `txt`
 //! output (which keeps tesseract's own word spacing: Korean syllables of one
 //! word are not split apart) and the mean word confidence from its `tsv`
-//! output. Pure functions over strings; nothing here runs a process.
+//! output, both written to its standard output in one run ([`split`]).
+//! Pure functions over strings; nothing here runs a process.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +16,28 @@ pub(crate) struct Recognised {
     pub text: String,
     /// Mean confidence (0–100) over the page's words; `None` without words.
     pub confidence: Option<u8>,
+}
+
+/// The `txt` and `tsv` outputs of one tesseract run that wrote both to its
+/// standard output. Each renderer writes its part of a page in turn (the
+/// table's rows, then the text; pages after the first start with a form
+/// feed), so each output's bytes come in order, interleaved by page. The
+/// table's lines are those with a tab; the text never has one (tesseract
+/// separates words with spaces). A form feed glued to a row (after a page
+/// with no text) belongs to the text.
+pub(crate) fn split(out: &str) -> (String, String) {
+    let mut txt = String::new();
+    let mut tsv = String::new();
+    for line in out.split_inclusive('\n') {
+        let row = line.trim_start_matches('\u{c}');
+        if row.contains('\t') {
+            txt.push_str(&line[..line.len() - row.len()]);
+            tsv.push_str(row);
+        } else {
+            txt.push_str(line);
+        }
+    }
+    (txt, tsv)
 }
 
 /// Pages from the `txt` output (pages end with a form feed) and the `tsv`
@@ -110,6 +133,43 @@ mod tests {
                     text: "page three".to_owned(),
                     confidence: Some(41),
                 },
+            ]
+        );
+    }
+
+    #[test]
+    fn both_outputs_are_parted_from_one_stream() {
+        let row = |page: u32, conf: f64, text: &str| word(page, conf, text);
+        // As tesseract 5 writes them: per page the rows, then the text.
+        let stream = [
+            TSV_HEADER.to_owned(),
+            "1\t1\t0\t0\t0\t0\t0\t0\t100\t100\t-1\t\n".to_owned(),
+            row(1, 90.0, "고혈압"),
+            "고혈압 환자의 혈압\n\nBlood pressure\n".to_owned(),
+            // Page 2 has no text: its form feed runs into page 3's first row.
+            "1\t2\t0\t0\t0\t0\t0\t0\t100\t100\t-1\t\n".to_owned(),
+            "\u{c}1\t3\t0\t0\t0\t0\t0\t0\t100\t100\t-1\t\n".to_owned(),
+            row(3, 40.0, "three"),
+            "\u{c}page three\n".to_owned(),
+        ]
+        .concat();
+        let (txt, tsv) = split(&stream);
+        assert_eq!(
+            txt,
+            "고혈압 환자의 혈압\n\nBlood pressure\n\u{c}\u{c}page three\n"
+        );
+        assert!(tsv.starts_with(TSV_HEADER) && !tsv.contains('\u{c}'));
+        let pages = read(&txt, &tsv);
+        let summary: Vec<(u32, &str, Option<u8>)> = pages
+            .iter()
+            .map(|p| (p.page, p.text.as_str(), p.confidence))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (1, "고혈압 환자의 혈압\n\nBlood pressure", Some(90)),
+                (2, "", None),
+                (3, "page three", Some(40)),
             ]
         );
     }

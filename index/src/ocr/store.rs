@@ -4,7 +4,8 @@
 //! the next page; the same content under another path or collection is
 //! never read twice; a schema upgrade that rebuilds the index reuses it.
 //! Only the library writer writes it; entries of content no file holds any
-//! more are dropped at the end of each OCR run.
+//! more are dropped at the end of each OCR run, and by the ingestion pass
+//! that removes or changes a file.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;

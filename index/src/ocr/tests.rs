@@ -455,6 +455,114 @@ fn a_stopped_run_goes_on_from_the_next_page() -> TestResult {
     Ok(())
 }
 
+/// Files under `dir` (recursively) that hold a document or a page image,
+/// or sit in a work folder.
+fn scratch_files(dir: &Path) -> AnyResult<Vec<String>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.to_string_lossy().into_owned();
+        if path.is_dir() {
+            if name.ends_with("ocr-work") {
+                found.push(name);
+            } else {
+                found.extend(scratch_files(&path)?);
+            }
+        } else {
+            let bytes = std::fs::read(&path)?;
+            if bytes.starts_with(b"%PDF") || bytes.starts_with(b"\x89PNG") {
+                found.push(name);
+            }
+        }
+    }
+    Ok(found)
+}
+
+#[test]
+fn ocr_leaves_nothing_of_the_document_on_disk_while_it_runs() -> TestResult {
+    let (page1, page2) = scans()?;
+    let docs = tempfile::tempdir()?;
+    let data = tempfile::tempdir()?;
+    std::fs::write(
+        docs.path().join("scan.pdf"),
+        pdf(&[Page::Scan(&page1), Page::Scan(&page2)])?,
+    )?;
+    std::fs::write(docs.path().join("photo.png"), &page2)?;
+    let library = Library::open(data.path())?;
+    // What a killed run of an older version left goes.
+    std::fs::create_dir(data.path().join("ocr-work"))?;
+    std::fs::write(data.path().join("ocr-work/page.png"), &page1)?;
+    let mut writer = library.writer(counter()?, settings())?;
+    let mut checks = Vec::new();
+    writer.ingest("c", &[docs.path().to_owned()], &mut |event| {
+        if let IngestEvent::Ocr { page, .. } = event {
+            // Between pages: the next page's tools start right after.
+            checks.push((*page, scratch_files(data.path()).map_err(|e| e.to_string())));
+        }
+    })?;
+    drop(writer);
+    library.reload()?;
+    assert_eq!(checks.len(), 3, "two pdf pages and the image: {checks:?}");
+    assert!(
+        checks
+            .iter()
+            .all(|(_, found)| found.as_ref().is_ok_and(Vec::is_empty)),
+        "{checks:?}"
+    );
+    assert!(scratch_files(data.path())?.is_empty());
+    // The text still comes back right through the pipes.
+    let mut found: Vec<String> = search(&library, "metformin")?
+        .iter()
+        .map(|h| file_name(&h.path))
+        .collect();
+    found.sort();
+    assert_eq!(found, ["photo.png", "scan.pdf"]);
+    assert!(!search(&library, "고혈압")?.is_empty());
+    Ok(())
+}
+
+#[test]
+fn a_vanished_scan_is_erased_in_the_same_pass() -> TestResult {
+    let (_, page2) = scans()?;
+    let docs = tempfile::tempdir()?;
+    let data = tempfile::tempdir()?;
+    std::fs::write(docs.path().join("scan.pdf"), pdf(&[Page::Scan(&page2)])?)?;
+    std::fs::write(
+        docs.path().join("keep.txt"),
+        "Amlodipine lowers blood pressure.",
+    )?;
+    let library = Library::open(data.path())?;
+    let (report, _) = ingest(&library, docs.path(), settings(), &AtomicBool::new(false))?;
+    assert_eq!((report.indexed, report.ocr_read), (2, 1), "{report:?}");
+    let mut pending = library.pending_embeddings("m")?;
+    let vectors: Vec<(String, Vec<f32>)> = pending
+        .next_batch(100)?
+        .into_iter()
+        .map(|c| (c.chunk_hash, vec![1.0, 0.0]))
+        .collect();
+    library.store_embeddings("m", &vectors)?;
+    let vector_rows =
+        || crate::vectors::VectorStore::open(library.dir(), library.db_key())?.hashes("m");
+    assert_eq!(vector_rows()?.len(), 2);
+    assert_eq!(library.ocr_documents()?.len(), 1);
+    assert_eq!(search(&library, "metformin")?.len(), 1);
+
+    std::fs::remove_file(docs.path().join("scan.pdf"))?;
+    let (report, _) = ingest(&library, docs.path(), settings(), &AtomicBool::new(false))?;
+    assert_eq!((report.removed, report.unchanged), (1, 1), "{report:?}");
+    // No embedding or OCR pass ran: the ingestion pass erased it all.
+    assert!(search(&library, "metformin")?.is_empty());
+    assert_eq!(vector_rows()?.len(), 1, "the scan's vector is gone");
+    assert!(library.ocr_documents()?.is_empty(), "its OCR text is gone");
+    assert_eq!(
+        status(&library)?,
+        [("keep.txt".to_owned(), FileStatus::Indexed, vec![])],
+        "its journal row is gone"
+    );
+    assert_eq!(search(&library, "amlodipine")?.len(), 1);
+    Ok(())
+}
+
 #[test]
 fn without_the_tools_scans_wait_with_a_clear_reason() -> TestResult {
     let (_, page2) = scans()?;

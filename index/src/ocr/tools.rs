@@ -6,11 +6,14 @@
 //! (`prlimit --as`), one OpenMP thread, a lower CPU priority (`nice`), and,
 //! where util-linux has `setpriv`, death with the process that started it.
 //!
-//! Every file handed to these programs is one we wrote into a private work
-//! folder, with a fixed name: never a user's path, never a URL (tesseract
-//! reads URLs when built with curl; we never give it one).
+//! Nothing derived from a document touches the disk: the file goes to each
+//! program on its standard input (`-` for poppler, `stdin` for tesseract),
+//! the rendered page and the text come back on its standard output, held in
+//! memory (bounded) and passed on. No path is ever handed over, the user's
+//! or ours, and never a URL (tesseract reads URLs when built with curl).
 
 use std::ffi::OsStr;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,6 +31,10 @@ const QUICK: Duration = Duration::from_secs(30);
 const CPU_SLACK: Duration = Duration::from_secs(10);
 /// Lowest resolution a page is rendered at, however large it is.
 const MIN_DPI: u32 = 30;
+/// Most bytes kept of a quick answer (page list, languages).
+const QUICK_OUTPUT: usize = 1 << 20;
+/// Most bytes kept of tesseract's text and word table for one run.
+const TEXT_OUTPUT: usize = 64 << 20;
 
 /// Why a tool run gave no result.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +91,7 @@ impl Tools {
     /// # Errors
     ///
     /// What is missing and how to install it, for the user.
-    pub(crate) fn find(settings: &OcrSettings, work: &Path) -> Result<Tools, String> {
+    pub(crate) fn find(settings: &OcrSettings) -> Result<Tools, String> {
         let path = settings
             .tool_path
             .clone()
@@ -112,12 +119,11 @@ impl Tools {
                 missing.join(", ")
             ));
         }
-        let listing = work.join("languages.txt");
         let mut cmd = tools.bounded(&tools.tesseract, settings);
         cmd.arg("--list-langs");
-        run(cmd, QUICK, Some(&listing), &AtomicBool::new(false))
+        let listed = run(cmd, QUICK, None, QUICK_OUTPUT, &AtomicBool::new(false))
             .map_err(|e| format!("the OCR engine does not start ({e:?}): {INSTALL_HINT}"))?;
-        let listed = std::fs::read_to_string(&listing).unwrap_or_default();
+        let listed = String::from_utf8_lossy(&listed);
         let have: Vec<&str> = listed.lines().map(str::trim).collect();
         let lacking: Vec<&str> = settings
             .languages
@@ -170,39 +176,38 @@ impl Tools {
     /// Page count and sizes of `pdf`, for its first `max_pages` pages.
     pub(crate) fn pdf_info(
         &self,
-        pdf: &Path,
+        pdf: &[u8],
         max_pages: u32,
         settings: &OcrSettings,
         stop: &AtomicBool,
     ) -> Result<PdfInfo, RunFailure> {
-        let out = pdf.with_extension("info.txt");
         let mut cmd = self.bounded(&self.pdfinfo, settings);
-        cmd.args(["-f", "1", "-l", &max_pages.max(1).to_string()])
-            .arg(pdf);
-        run(cmd, QUICK, Some(&out), stop)?;
-        let text = std::fs::read(&out).map_err(|e| RunFailure::Failed(e.to_string()))?;
+        cmd.args(["-f", "1", "-l", &max_pages.max(1).to_string(), "-"]);
+        let text = run(cmd, QUICK, Some(pdf), QUICK_OUTPUT, stop)?;
         parse_pdf_info(&String::from_utf8_lossy(&text))
             .ok_or_else(|| RunFailure::Failed("pdfinfo gave no page count".to_owned()))
     }
 
-    /// Renders page `page` of `pdf` to `<out>.png` (grey, 8 bits) at `dpi`.
+    /// Page `page` of `pdf` rendered at `dpi` as a PNG (grey, 8 bits) of
+    /// at most `max_pixels` pixels.
     pub(crate) fn render(
         &self,
-        pdf: &Path,
+        pdf: &[u8],
         page: u32,
         dpi: u32,
-        out: &Path,
+        max_pixels: u64,
         settings: &OcrSettings,
         stop: &AtomicBool,
-    ) -> Result<PathBuf, RunFailure> {
+    ) -> Result<Vec<u8>, RunFailure> {
         let mut cmd = self.bounded(&self.pdftoppm, settings);
         let page = page.to_string();
+        // No output name: pdftoppm writes the single page to stdout.
         cmd.args(["-r", &dpi.to_string(), "-gray", "-png", "-singlefile"])
-            .args(["-f", &page, "-l", &page])
-            .arg(pdf)
-            .arg(out);
-        run(cmd, settings.page_timeout, None, stop)?;
-        Ok(out.with_extension("png"))
+            .args(["-f", &page, "-l", &page, "-"]);
+        // One byte a pixel, plus room for PNG's framing on incompressible rows.
+        let limit = usize::try_from(max_pixels.saturating_add(max_pixels / 8 + (1 << 20)))
+            .unwrap_or(usize::MAX);
+        run(cmd, settings.page_timeout, Some(pdf), limit, stop)
     }
 
     /// Reads the text of `image` (every page of it): tesseract with the
@@ -211,30 +216,23 @@ impl Tools {
     /// pages and splits forms into fragments), `txt` and `tsv` outputs.
     pub(crate) fn recognise(
         &self,
-        image: &Path,
+        image: &[u8],
         dpi: Option<u32>,
         pages: u32,
         settings: &OcrSettings,
         stop: &AtomicBool,
     ) -> Result<Vec<Recognised>, RunFailure> {
-        // Tesseract adds `.txt` and `.tsv` to this name.
-        let base = image.with_file_name("ocr-out");
         let mut cmd = self.bounded(&self.tesseract, settings);
-        cmd.arg(image)
-            .arg(&base)
-            .args(["-l", &settings.languages, "--psm", "4"]);
+        // Both outputs go to stdout, interleaved: `output::split` parts them.
+        cmd.args(["stdin", "stdout", "-l", &settings.languages, "--psm", "4"]);
         if let Some(dpi) = dpi {
             cmd.args(["--dpi", &dpi.to_string()]);
         }
         cmd.args(["txt", "tsv"]);
         let timeout = settings.page_timeout.saturating_mul(pages.max(1));
-        run(cmd, timeout, None, stop)?;
-        let read = |ext: &str| {
-            std::fs::read(base.with_extension(ext))
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .map_err(|e| RunFailure::Failed(format!("no {ext} output: {e}")))
-        };
-        Ok(output::read(&read("txt")?, &read("tsv")?))
+        let out = run(cmd, timeout, Some(image), TEXT_OUTPUT, stop)?;
+        let (txt, tsv) = output::split(&String::from_utf8_lossy(&out));
+        Ok(output::read(&txt, &tsv))
     }
 }
 
@@ -299,43 +297,100 @@ fn is_executable(path: &Path) -> bool {
 }
 
 /// Runs `cmd` to completion, killing it when `timeout` passes or `stop` is
-/// set; its standard output goes to `stdout` (else nowhere), its standard
-/// error (warnings about the page) to the debug log.
+/// set: `input` is written to its standard input (else it gets none), and
+/// its standard output is returned, failing past `max_output` bytes; its
+/// standard error (warnings about the page) goes to the debug log.
 pub(crate) fn run(
     mut cmd: Command,
     timeout: Duration,
-    stdout: Option<&Path>,
+    input: Option<&[u8]>,
+    max_output: usize,
     stop: &AtomicBool,
-) -> Result<(), RunFailure> {
-    let out = match stdout {
-        Some(path) => {
-            Stdio::from(std::fs::File::create(path).map_err(|e| RunFailure::Failed(e.to_string()))?)
-        }
-        None => Stdio::null(),
-    };
+) -> Result<Vec<u8>, RunFailure> {
     let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(out)
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| RunFailure::Failed(format!("cannot start: {e}")))?;
-    // Drain stderr on its own thread so a chatty tool never blocks on it.
-    let stderr = child.stderr.take().map(|mut pipe| {
-        std::thread::spawn(move || {
-            let mut text = Vec::new();
-            if let Err(e) = std::io::Read::read_to_end(&mut pipe, &mut text) {
-                tracing::debug!(error = %e, "reading an OCR tool's messages failed");
+    let stdin = child.stdin.take();
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    // Each pipe on its own thread, so the tool never blocks on one while we
+    // wait on another; the threads end when the tool ends or is killed.
+    std::thread::scope(|scope| {
+        if let (Some(mut pipe), Some(bytes)) = (stdin, input) {
+            scope.spawn(move || {
+                // A tool may stop reading early (pdfinfo, or a killed one).
+                if let Err(e) = pipe.write_all(bytes) {
+                    tracing::debug!(error = %e, "an OCR tool did not read all its input");
+                }
+            });
+        }
+        let output = stdout.map(|pipe| scope.spawn(move || drain(pipe, max_output)));
+        let messages = stderr.map(|pipe| scope.spawn(move || drain(pipe, QUICK_OUTPUT)));
+        let status = wait(&mut child, timeout, stop);
+        if let Some(Ok((messages, _))) = messages.map(|t| t.join())
+            && !messages.is_empty()
+        {
+            // Tool messages can quote the page: debug level only.
+            tracing::debug!(messages = %String::from_utf8_lossy(&messages), "OCR tool messages");
+        }
+        status?;
+        match output.map(|t| t.join()) {
+            Some(Ok((bytes, false))) => Ok(bytes),
+            Some(Ok((_, true))) => Err(RunFailure::Failed(format!(
+                "its output passed {} MiB",
+                max_output >> 20
+            ))),
+            _ => Err(RunFailure::Failed(
+                "its output could not be read".to_owned(),
+            )),
+        }
+    })
+}
+
+/// Reads `pipe` to its end, keeping at most `limit` bytes; `true` when
+/// there was more (the rest is read and dropped so the writer never blocks).
+fn drain(mut pipe: impl Read, limit: usize) -> (Vec<u8>, bool) {
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 64 * 1024];
+    let mut over = false;
+    loop {
+        match pipe.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                let room = limit.saturating_sub(kept.len());
+                kept.extend_from_slice(&buf[..n.min(room)]);
+                over |= n > room;
             }
-            text
-        })
-    });
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                tracing::debug!(error = %e, "reading an OCR tool's output failed");
+                break;
+            }
+        }
+    }
+    (kept, over)
+}
+
+/// Waits for `child`, killing it when `timeout` passes or `stop` is set.
+fn wait(
+    child: &mut std::process::Child,
+    timeout: Duration,
+    stop: &AtomicBool,
+) -> Result<(), RunFailure> {
     let started = Instant::now();
     let mut pause = Duration::from_millis(5);
-    let result = loop {
+    loop {
         match child.try_wait() {
-            Ok(Some(status)) => break exit_result(status),
+            Ok(Some(status)) => return exit_result(status),
             Ok(None) => {}
-            Err(e) => break Err(RunFailure::Failed(e.to_string())),
+            Err(e) => return Err(RunFailure::Failed(e.to_string())),
         }
         let failure = if stop.load(Ordering::Relaxed) {
             RunFailure::Stopped
@@ -352,15 +407,8 @@ pub(crate) fn run(
         if let Err(e) = child.wait() {
             tracing::debug!(error = %e, "waiting for a killed OCR tool failed");
         }
-        break Err(failure);
-    };
-    if let Some(messages) = stderr.and_then(|t| t.join().ok())
-        && !messages.is_empty()
-    {
-        // Tool messages can quote the page: debug level only.
-        tracing::debug!(messages = %String::from_utf8_lossy(&messages), "OCR tool messages");
+        return Err(failure);
     }
-    result
 }
 
 fn exit_result(status: ExitStatus) -> Result<(), RunFailure> {
@@ -419,21 +467,45 @@ mod tests {
             cmd,
             Duration::from_millis(200),
             None,
+            QUICK_OUTPUT,
             &AtomicBool::new(false),
         );
         assert_eq!(result, Err(RunFailure::TimedOut));
         assert!(started.elapsed() < Duration::from_secs(5));
         let mut cmd = Command::new("sleep");
         cmd.arg("20");
-        let result = run(cmd, Duration::from_secs(60), None, &AtomicBool::new(true));
+        let result = run(
+            cmd,
+            Duration::from_secs(60),
+            None,
+            QUICK_OUTPUT,
+            &AtomicBool::new(true),
+        );
         assert_eq!(result, Err(RunFailure::Stopped));
         let result = run(
             Command::new("false"),
             Duration::from_secs(5),
             None,
+            QUICK_OUTPUT,
             &AtomicBool::new(false),
         );
         assert_eq!(result, Err(RunFailure::Failed("exit status 1".to_owned())));
+    }
+
+    #[test]
+    fn input_goes_through_a_pipe_and_output_is_bounded() {
+        let input: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+        let run_cat = |limit| {
+            run(
+                Command::new("cat"),
+                Duration::from_secs(30),
+                Some(&input),
+                limit,
+                &AtomicBool::new(false),
+            )
+        };
+        assert_eq!(run_cat(input.len()).as_ref(), Ok(&input));
+        assert!(matches!(run_cat(1 << 10), Err(RunFailure::Failed(why)) if why.contains("output")));
     }
 
     #[test]
@@ -444,7 +516,7 @@ mod tests {
             tool_path: Some(empty.path().as_os_str().to_owned()),
             ..OcrSettings::default()
         };
-        let err = Tools::find(&settings, empty.path())
+        let err = Tools::find(&settings)
             .err()
             .ok_or("found tools in an empty folder")?;
         assert_eq!(
@@ -458,12 +530,11 @@ mod tests {
 
     #[test]
     fn missing_languages_are_named() -> Result<(), Box<dyn std::error::Error>> {
-        let work = tempfile::tempdir()?;
         let settings = OcrSettings {
             languages: "kor+xyz".to_owned(),
             ..OcrSettings::default()
         };
-        let err = Tools::find(&settings, work.path())
+        let err = Tools::find(&settings)
             .err()
             .ok_or("found a language that does not exist")?;
         assert_eq!(
@@ -475,15 +546,14 @@ mod tests {
 
     #[test]
     fn a_tool_over_its_memory_limit_fails_cleanly() -> Result<(), Box<dyn std::error::Error>> {
-        let work = tempfile::tempdir()?;
         let settings = OcrSettings {
             max_memory_bytes: 16 << 20,
             ..OcrSettings::default()
         };
-        let tools = Tools::find(&OcrSettings::default(), work.path())?;
+        let tools = Tools::find(&OcrSettings::default())?;
         let mut cmd = tools.bounded(&tools.tesseract, &settings);
         cmd.arg("--list-langs");
-        let result = run(cmd, QUICK, None, &AtomicBool::new(false));
+        let result = run(cmd, QUICK, None, QUICK_OUTPUT, &AtomicBool::new(false));
         assert!(matches!(result, Err(RunFailure::Failed(_))), "{result:?}");
         Ok(())
     }

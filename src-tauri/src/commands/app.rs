@@ -25,6 +25,8 @@ pub struct AppStatus {
     settings: Settings,
     profiles: Vec<ProfileInfo>,
     sample_library: Option<String>,
+    /// The settings the site policy fixes (shown, not editable).
+    policy_locked: Vec<&'static str>,
 }
 
 /// The app's state: model, settings, profiles, where data lives.
@@ -40,6 +42,9 @@ pub async fn app_status(state: State<'_, AppState>) -> CommandResult<AppStatus> 
                 description: p.description,
             })
             .collect();
+        let idle_lock_fixed = sillok
+            .site_policy()?
+            .is_some_and(|site| site.policy.idle_lock_minutes.is_some());
         Ok(AppStatus {
             version: env!("CARGO_PKG_VERSION"),
             data_dir: sillok.data_dir().root().display().to_string(),
@@ -48,6 +53,11 @@ pub async fn app_status(state: State<'_, AppState>) -> CommandResult<AppStatus> 
             settings: sillok.settings()?,
             profiles,
             sample_library: state.sample_library().map(|p| p.display().to_string()),
+            policy_locked: if idle_lock_fixed {
+                vec!["idle_lock_minutes"]
+            } else {
+                Vec::new()
+            },
         })
     })
     .await

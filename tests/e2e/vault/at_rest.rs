@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use sillok_core::DataDir;
 use sillok_core::index::{IngestSettings, Library, TokenCounter};
 
-use super::Keyring;
+use super::{Keyring, PASSPHRASE};
 use crate::util::{CHUNK_TOKENIZER, Sillok, TestResult, copy_dir, json_lines, model_file};
 
 /// Strings of the notes below that must never be found on disk outside the
@@ -117,6 +117,94 @@ fn without_a_keychain_a_new_data_directory_fails_closed() -> TestResult {
     // With the keychain back, the same command works.
     k.ok(&s, &["ingest", text(docs.path()), "-c", "notes"], None);
     assert_eq!(hits(&k, &s, "zqxvsealmarker").len(), 2);
+    Ok(())
+}
+
+#[test]
+fn without_a_keychain_a_passphrase_only_vault_works_and_fails_closed() -> TestResult {
+    let k = Keyring::start();
+    let s = Sillok::new();
+    let docs = tempfile::tempdir()?;
+    write_notes(docs.path())?;
+    let no_bus = ("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus");
+    let with_passphrase = [no_bus, ("SILLOK_PASSPHRASE", PASSPHRASE)];
+    let run = |args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]| {
+        let out = k.sillok_with(&s, args, stdin, env);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            err,
+        )
+    };
+    // The keychain's refusal names the way on.
+    let (code, _, err) = run(
+        &["ingest", text(docs.path()), "-c", "notes"],
+        None,
+        &[no_bus],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("sillok vault init --passphrase-only"), "{err}");
+
+    let (code, out, err) = run(
+        &["vault", "init", "--passphrase-only", "--passphrase-stdin"],
+        Some(&format!("{PASSPHRASE}\n")),
+        &[no_bus],
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains("your passphrase") && !out.contains("OS keychain,"),
+        "{out}"
+    );
+    let (code, out, err) = run(
+        &["ingest", text(docs.path()), "-c", "notes"],
+        None,
+        &with_passphrase,
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    let (code, out, err) = run(
+        &["search", "zqxvsealmarker", "--json"],
+        None,
+        &with_passphrase,
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    let hits = json_lines(&out).pop().unwrap_or_default()["hits"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(hits, 2, "{out}");
+    assert_eq!(marker_files(s.dir.path()), Vec::<PathBuf>::new());
+
+    // Without the passphrase, or with a wrong one, nothing opens: with no
+    // keychain, and with a reachable one (no fallback to it either).
+    for env in [vec![no_bus], vec![]] {
+        let (code, out, err) = run(&["search", "zqxvsealmarker"], None, &env);
+        assert_eq!(code, Some(2), "{out}{err}");
+        assert!(
+            err.contains("SILLOK_PASSPHRASE") && !out.contains("zqxv"),
+            "{err}"
+        );
+    }
+    // The audit trail's key is under the data key too.
+    let (code, out, err) = run(&["audit", "verify"], None, &with_passphrase);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("intact"), "{out}");
+    let (code, out, err) = run(&["audit", "verify"], None, &[no_bus]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(err.contains("SILLOK_PASSPHRASE"), "{err}");
+    let wrong = [no_bus, ("SILLOK_PASSPHRASE", "wrong horse battery staple")];
+    let (code, out, err) = run(&["search", "zqxvsealmarker"], None, &wrong);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(err.contains("wrong passphrase"), "{err}");
+
+    // A reachable keychain is never written to by this vault.
+    let (code, out, err) = run(
+        &["vault", "unlock", "--passphrase-stdin"],
+        Some(&format!("{PASSPHRASE}\n")),
+        &[],
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(k.sillok_items(), Vec::<String>::new());
+    assert_eq!(k.status(&s)["keychain"], "not-used");
     Ok(())
 }
 
@@ -231,6 +319,50 @@ fn a_tampered_store_is_reported_as_damage_with_the_way_out() -> TestResult {
                 victim.display()
             );
         }
+    }
+    Ok(())
+}
+
+#[test]
+fn damage_on_the_last_page_of_the_journal_is_damage_with_the_rebuild_hint() -> TestResult {
+    let k = Keyring::start();
+    let docs = tempfile::tempdir()?;
+    write_notes(docs.path())?;
+    let template = Sillok::new();
+    k.ok(
+        &template,
+        &["ingest", text(docs.path()), "-c", "notes"],
+        None,
+    );
+    let journal = Path::new("indexes/library/journal.sqlite");
+    let len = std::fs::metadata(template.dir.path().join(journal))?.len();
+    assert!(
+        len > 4096,
+        "a journal of one page tests nothing: {len} bytes"
+    );
+    let docs_arg = text(docs.path()).to_owned();
+    let commands: [&[&str]; 2] = [
+        &["search", "zqxvsealmarker", "--json"],
+        &["ingest", &docs_arg, "-c", "notes"],
+    ];
+    for args in commands {
+        let s = Sillok::new();
+        copy_dir(template.dir.path(), s.dir.path())?;
+        let victim = s.dir.path().join(journal);
+        let mut bytes = std::fs::read(&victim)?;
+        // 100 bytes before the end: inside the last page, past its header.
+        let at = bytes.len() - 100;
+        bytes[at] ^= 0x20;
+        std::fs::write(&victim, &bytes)?;
+        let out = k.sillok(&s, args, None);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("library database is damaged")
+                && err.contains("sillok collections rebuild"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
     }
     Ok(())
 }

@@ -270,6 +270,11 @@ export const en = {
   "settings.saved": "Settings saved.",
   "settings.reloading": "The chat model is reloading with the new settings.",
   "settings.invalidNumber": "Enter a whole number, or leave empty.",
+  "settings.idleLock": "Lock after idle minutes",
+  "settings.idleLockDefault": "15",
+  "settings.idleLockHint": "The vault locks when unused this long (1 to 1440 minutes). Leave empty for 15.",
+  "settings.idleLockPolicy": "Fixed by your organisation's policy.",
+  "settings.invalidIdleLock": "Enter minutes from 1 to 1440, or leave empty for 15.",
 } as const;
 
 export type MessageKey = keyof typeof en;

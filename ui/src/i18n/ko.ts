@@ -271,4 +271,9 @@ export const ko: Messages = {
   "settings.saved": "설정을 저장했습니다.",
   "settings.reloading": "새 설정으로 대화 모델을 다시 불러오는 중입니다.",
   "settings.invalidNumber": "정수를 입력하거나 비워 두세요.",
+  "settings.idleLock": "자동 잠금까지의 시간(분)",
+  "settings.idleLockDefault": "15",
+  "settings.idleLockHint": "이 시간 동안 사용하지 않으면 보관함이 잠깁니다(1~1440분). 비워 두면 15분입니다.",
+  "settings.idleLockPolicy": "기관 정책으로 정해져 있어 바꿀 수 없습니다.",
+  "settings.invalidIdleLock": "1에서 1440 사이의 분을 입력하거나, 15분으로 두려면 비워 두세요.",
 };

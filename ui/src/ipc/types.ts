@@ -32,6 +32,8 @@ export type Settings = {
   context_length: number | null;
   /** Fuse keyword search with the embedding model's vectors; null: on. */
   hybrid_search: boolean | null;
+  /** Minutes unused before the vault locks (1–1440); null: 15. */
+  idle_lock_minutes?: number | null;
   /** Days audit records are kept (730–36500); null: two years. */
   audit_retention_days?: number | null;
   /** Regular expressions for patient ids / MRNs masked as PHI. */
@@ -46,6 +48,8 @@ export type AppStatus = {
   settings: Settings;
   profiles: { name: string; description: string }[];
   sample_library: string | null;
+  /** Settings the site policy fixes (shown, not editable), e.g. "idle_lock_minutes". */
+  policy_locked?: string[];
 };
 
 // ----- Vault lock -----

@@ -14,11 +14,15 @@ export function parseOptionalInt(text: string): number | null | undefined {
   return /^\d+$/.test(s) && Number(s) > 0 ? Number(s) : undefined;
 }
 
+/** The idle lock's range in minutes, as the core checks it. */
+const IDLE_LOCK_MAX_MINUTES = 1440;
+
 export class SettingsScreen implements Screen {
   /** Unsaved edits, kept across re-renders (e.g. a language switch). */
   private draft: Settings | null = null;
   private threadsText = "";
   private contextText = "";
+  private idleLockText = "";
 
   constructor(private app: App) {}
 
@@ -33,6 +37,7 @@ export class SettingsScreen implements Screen {
       this.draft = { ...status.settings };
       this.threadsText = status.settings.threads?.toString() ?? "";
       this.contextText = status.settings.context_length?.toString() ?? "";
+      this.idleLockText = status.settings.idle_lock_minutes?.toString() ?? "";
     }
     const draft = this.draft ?? {
       ui_language: null,
@@ -113,17 +118,32 @@ export class SettingsScreen implements Screen {
     };
     const threads = number("threads-input", this.threadsText, (v) => (this.threadsText = v));
     const context = number("context-length-input", this.contextText, (v) => (this.contextText = v));
+    // The site policy may fix the idle lock: shown, not editable.
+    const idleLockFixed = status?.policy_locked?.includes("idle_lock_minutes") ?? false;
+    const idleLock = number("idle-lock-input", this.idleLockText, (v) => (this.idleLockText = v));
+    idleLock.max = String(IDLE_LOCK_MAX_MINUTES);
+    idleLock.placeholder = t("settings.idleLockDefault");
+    idleLock.disabled = idleLockFixed;
     const message = h("p", { class: "form-message", role: "status" });
 
     const save = async () => {
       const threadsN = parseOptionalInt(this.threadsText);
       const contextN = parseOptionalInt(this.contextText);
+      const idleN = parseOptionalInt(this.idleLockText);
       if (threadsN === undefined || contextN === undefined) {
         message.textContent = t("settings.invalidNumber");
         message.className = "form-message error";
         return;
       }
+      if (idleN === undefined || (idleN !== null && idleN > IDLE_LOCK_MAX_MINUTES)) {
+        message.textContent = t("settings.invalidIdleLock");
+        message.className = "form-message error";
+        return;
+      }
       const next: Settings = { ...draft, ui_language: lang(), threads: threadsN, context_length: contextN };
+      // A fixed value is sent back as it came (the core refuses any other);
+      // empty is left out, which the core reads as its default.
+      if (!idleLockFixed) next.idle_lock_minutes = idleN ?? undefined;
       try {
         const stored = await ipc.settingsSet(next);
         if (this.app.status) this.app.status.settings = stored;
@@ -165,6 +185,7 @@ export class SettingsScreen implements Screen {
           field(t("settings.threads"), threads, t("settings.automaticHint")),
           field(t("settings.contextLength"), context, t("settings.automaticHint")),
         ),
+        field(t("settings.idleLock"), idleLock, t(idleLockFixed ? "settings.idleLockPolicy" : "settings.idleLockHint")),
         h(
           "div",
           { class: "form-actions" },
