@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 use sillok_core::Sillok;
-use sillok_core::answer::eval::{AnswerEvalConfig, Split, eval_answers};
+use sillok_core::answer::eval::{AnswerEvalConfig, Split, Withhold, eval_answers};
 use sillok_core::models::Generator;
 
 use crate::ask::answer_model;
@@ -34,6 +34,10 @@ pub struct EvalAnswersArgs {
     /// Keywords alone: no vectors even when an embedding model is active.
     #[arg(long)]
     lexical: bool,
+    /// What an unanswerable question's collection lacks: the whole files its
+    /// gold passages come from, or only the gold passages themselves.
+    #[arg(long, value_parser = ["files", "passages"], default_value = "files")]
+    withhold: String,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -58,6 +62,11 @@ pub fn run(sillok: &Sillok, args: &EvalAnswersArgs) -> CmdResult {
             _ => None,
         },
         lexical_only: args.lexical,
+        withhold: if args.withhold == "passages" {
+            Withhold::Passages
+        } else {
+            Withhold::Files
+        },
     };
     let r = eval_answers(
         sillok,
@@ -84,8 +93,12 @@ pub fn run(sillok: &Sillok, args: &EvalAnswersArgs) -> CmdResult {
     );
     println!("answer rate (answerable)     {:5.1}%", pct(r.answer_rate));
     println!(
-        "abstention (unanswerable)    {:5.1}%",
-        pct(r.abstention_rate)
+        "abstention (unanswerable)    {:5.1}% (withheld: {})",
+        pct(r.abstention_rate),
+        match r.withheld {
+            Withhold::Files => "the gold passages' whole files",
+            Withhold::Passages => "the gold passages",
+        }
     );
     println!(
         "gold passage retrieved       {:5.1}%",

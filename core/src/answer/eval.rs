@@ -56,6 +56,23 @@ pub struct AnswerEvalConfig {
     pub split: Option<Split>,
     /// Keywords alone: no vectors even when an embedding model is active.
     pub lexical_only: bool,
+    /// What an unanswerable question's collection lacks.
+    pub withhold: Withhold,
+}
+
+/// What the collection an unanswerable question is asked against lacks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Withhold {
+    /// Its gold passages alone. In a FAQ, sibling sections of the same
+    /// chapter often answer the question too, so part of these
+    /// "unanswerable" questions are answerable after all.
+    Passages,
+    /// Every passage from the files its gold passages come from (the
+    /// corpus's `file` field; a passage without one is its own file): the
+    /// topic is gone, not just the one section.
+    #[default]
+    Files,
 }
 
 /// The figures.
@@ -67,6 +84,8 @@ pub struct AnswerEvalReport {
     pub embedding_model: Option<String>,
     /// The half of the questions asked.
     pub split: Option<Split>,
+    /// What the unanswerable asks' collections lacked.
+    pub withheld: Withhold,
     /// Questions asked (each twice).
     pub questions: usize,
     /// Answerable questions answered (not "not found").
@@ -136,6 +155,16 @@ struct Question {
     id: String,
     text: String,
     gold: HashSet<String>,
+    /// Which collection lacks its passages: `minus-a` (0) or `minus-b` (1).
+    half: usize,
+}
+
+/// One passage of the corpus.
+struct Passage {
+    id: String,
+    body: String,
+    /// What is withheld with it: its file, or itself.
+    group: String,
 }
 
 /// Runs the evaluation in `<data>/tmp/`, removed afterwards.
@@ -232,21 +261,30 @@ fn build_library(
                 id: id.to_owned(),
                 text: q["text"].as_str().unwrap_or_default().to_owned(),
                 gold: g.clone(),
+                half: 0,
             });
         }
         if config.limit.is_some_and(|n| questions.len() >= n) {
             break;
         }
     }
-    let held_out = |half: usize| -> HashSet<String> {
-        questions
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| i % 2 == half)
-            .flat_map(|(_, q)| q.gold.iter().cloned())
-            .collect()
-    };
-    let lacking = [held_out(0), held_out(1)];
+    let passages: Vec<Passage> = read_lines(&set_dir.join("corpus.jsonl"))?
+        .iter()
+        .map(|doc| {
+            let id = doc["_id"].as_str().unwrap_or_default().to_owned();
+            let group = match (config.withhold, doc["file"].as_str()) {
+                (Withhold::Files, Some(file)) => format!("file:{file}"),
+                _ => format!("passage:{id}"),
+            };
+            let body = format!(
+                "{}\n\n{}",
+                doc["title"].as_str().unwrap_or_default(),
+                doc["text"].as_str().unwrap_or_default()
+            );
+            Passage { id, body, group }
+        })
+        .collect();
+    let lacking = withhold(&mut questions, &passages);
 
     // The corpus as files in three collections.
     let mut stem_to_id = HashMap::new();
@@ -254,22 +292,16 @@ fn build_library(
     for folder in &folders {
         std::fs::create_dir_all(folder).map_err(|e| bad_set(folder, e))?;
     }
-    for doc in read_lines(&set_dir.join("corpus.jsonl"))? {
-        let id = doc["_id"].as_str().unwrap_or_default().to_owned();
-        let body = format!(
-            "{}\n\n{}",
-            doc["title"].as_str().unwrap_or_default(),
-            doc["text"].as_str().unwrap_or_default()
-        );
-        let stem = file_stem_for(&id);
+    for passage in &passages {
+        let stem = file_stem_for(&passage.id);
         for (i, folder) in folders.iter().enumerate() {
-            if i > 0 && lacking[i - 1].contains(&id) {
+            if i > 0 && lacking[i - 1].contains(&passage.group) {
                 continue;
             }
             let path = folder.join(format!("{stem}.txt"));
-            std::fs::write(&path, &body).map_err(|e| bad_set(&path, e))?;
+            std::fs::write(&path, &passage.body).map_err(|e| bad_set(&path, e))?;
         }
-        stem_to_id.insert(stem, id);
+        stem_to_id.insert(stem, passage.id.clone());
     }
     let data = DataDir::at(work.join("data"));
     let mut sillok = crate::stores::open_scratch(data)?;
@@ -311,6 +343,40 @@ fn build_library(
     })
 }
 
+/// Splits the questions' groups (the files or passages withheld with their
+/// gold passages) into two halves, alternating in order of first use, and
+/// sets each question's half; returns the groups each half's collection
+/// lacks. A question whose gold passages span both halves counts in the
+/// half of its first one, and all its groups are withheld there.
+fn withhold(questions: &mut [Question], passages: &[Passage]) -> [HashSet<String>; 2] {
+    let group_of: HashMap<&str, &str> = passages
+        .iter()
+        .map(|p| (p.id.as_str(), p.group.as_str()))
+        .collect();
+    let mut halves: HashMap<String, usize> = HashMap::new();
+    let mut lacking: [HashSet<String>; 2] = [HashSet::new(), HashSet::new()];
+    for question in questions {
+        let mut gold: Vec<&String> = question.gold.iter().collect();
+        gold.sort();
+        let groups: Vec<String> = gold
+            .iter()
+            .map(|id| {
+                group_of
+                    .get(id.as_str())
+                    .map_or_else(|| format!("passage:{id}"), |g| (*g).to_owned())
+            })
+            .collect();
+        let Some(first) = groups.first() else {
+            continue;
+        };
+        let next = halves.len() % 2;
+        let half = *halves.entry(first.clone()).or_insert(next);
+        question.half = half;
+        lacking[half].extend(groups);
+    }
+    lacking
+}
+
 /// Asks every question twice and sums up.
 fn ask_all(
     scratch: &Scratch,
@@ -330,6 +396,7 @@ fn ask_all(
     let mut report = AnswerEvalReport {
         model: generator.map(|g| g.name().to_owned()),
         split: config.split,
+        withheld: config.withhold,
         questions: questions.len(),
         ..AnswerEvalReport::default()
     };
@@ -339,7 +406,7 @@ fn ask_all(
     let (mut citations, mut valid_citations) = (0usize, 0usize);
     let mut answer_time = Duration::ZERO;
     let cancel = CancelToken::default();
-    for (i, q) in questions.iter().enumerate() {
+    for q in questions {
         let mut request = AskRequest::new(q.text.clone());
         request.max_tokens = config.max_tokens;
         request.profile = config.profile.clone();
@@ -411,7 +478,7 @@ fn ask_all(
             .filter(|s| matches!(s.support, Support::Unsupported | Support::Uncited))
             .count();
 
-        request.collections = vec![if i % 2 == 0 { "minus-a" } else { "minus-b" }.to_owned()];
+        request.collections = vec![["minus-a", "minus-b"][q.half].to_owned()];
         let without = sillok.ask(generator, &request, &cancel, &mut |_| {})?;
         if without.status == AnswerStatus::NotFound {
             abstained += 1;
@@ -450,4 +517,60 @@ fn ask_all(
     };
     report.mean_answer_seconds = answer_time.as_secs_f64() / n;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn passage(id: &str, group: &str) -> Passage {
+        Passage {
+            id: id.into(),
+            body: String::new(),
+            group: group.into(),
+        }
+    }
+
+    fn question(id: &str, gold: &[&str]) -> Question {
+        Question {
+            id: id.into(),
+            text: String::new(),
+            gold: gold.iter().map(|g| (*g).to_owned()).collect(),
+            half: 9,
+        }
+    }
+
+    #[test]
+    fn a_question_is_unanswerable_against_the_half_that_lacks_its_whole_file() {
+        let passages = [
+            passage("a1", "file:a"),
+            passage("a2", "file:a"),
+            passage("b1", "file:b"),
+            passage("c1", "file:c"),
+        ];
+        let mut questions = [
+            question("qa1", &["a1"]),
+            question("qb1", &["b1"]),
+            question("qa2", &["a2"]),
+            question("qc1", &["c1"]),
+        ];
+        let lacking = withhold(&mut questions, &passages);
+        let halves: Vec<usize> = questions.iter().map(|q| q.half).collect();
+        // Files alternate in order of first use; siblings share their file's half.
+        assert_eq!(halves, [0, 1, 0, 0]);
+        assert_eq!(
+            lacking[0],
+            HashSet::from(["file:a".to_owned(), "file:c".to_owned()])
+        );
+        assert_eq!(lacking[1], HashSet::from(["file:b".to_owned()]));
+    }
+
+    #[test]
+    fn withholding_passages_alone_keeps_their_siblings() {
+        let passages = [passage("a1", "passage:a1"), passage("a2", "passage:a2")];
+        let mut questions = [question("q1", &["a1"]), question("q2", &["a2"])];
+        let lacking = withhold(&mut questions, &passages);
+        assert_eq!(questions.map(|q| q.half), [0, 1]);
+        assert!(lacking[0].contains("passage:a1") && !lacking[0].contains("passage:a2"));
+    }
 }
