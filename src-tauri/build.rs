@@ -36,6 +36,7 @@ const COMMANDS: &[&str] = &[
     "vault_locked",
     "vault_lock",
     "vault_unlock",
+    "vault_create",
 ];
 
 fn main() {

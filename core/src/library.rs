@@ -208,13 +208,14 @@ impl Sillok {
 
     /// Clears the search index (never reading it: it may be damaged) and
     /// indexes every collection's files again from their folders: the way
-    /// back from [`sillok_index::Error::Tampered`]. The journal is kept.
+    /// back from [`sillok_index::Error::Tampered`] and
+    /// [`sillok_index::Error::DatabaseDamaged`]. The journal is kept; a
+    /// damaged database is set aside and started anew (see
+    /// [`Library::rebuild_index`]).
     ///
     /// # Errors
     ///
-    /// The vault's errors; a damaged journal
-    /// ([`sillok_index::Error::DatabaseDamaged`]: then remove
-    /// `indexes/library` and add the folders again); as [`Sillok::ingest`].
+    /// The vault's errors; as [`Sillok::ingest`].
     pub fn rebuild_index(&self, progress: &mut dyn FnMut(&IngestEvent)) -> Result<IngestReport> {
         let keys = self.store_keys()?;
         let pending = Library::rebuild_index(&self.library_dir(), Some(&keys.index))?;

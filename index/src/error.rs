@@ -53,7 +53,7 @@ pub enum Error {
     /// A library database failed its integrity check: damaged, tampered
     /// with, or encrypted under another key. Nothing of it was used.
     #[error(
-        "a library database{} is damaged or was tampered with (it failed its integrity check): rebuild the library (`sillok collections rebuild`; if that fails too, move the folder indexes/library aside and add the folders again)",
+        "a library database{} is damaged or was tampered with (it failed its integrity check): rebuild the library (`sillok collections rebuild` sets the damaged file aside and indexes the collections' folders again)",
         file.as_ref().map(|f| format!(" ({})", f.display())).unwrap_or_default()
     )]
     DatabaseDamaged {

@@ -7,7 +7,7 @@
 //! last index commit are redone, nothing committed is redone, nothing is
 //! indexed twice.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -130,6 +130,8 @@ pub struct CollectionRecord {
 #[derive(Debug)]
 pub struct Journal {
     conn: Connection,
+    /// The file, named in its damage errors.
+    path: PathBuf,
 }
 
 const SCHEMA: &str = "
@@ -161,24 +163,29 @@ impl Journal {
     ///
     /// SQLite errors; those of [`crate::sqlite::open`].
     pub fn open(path: &Path, key: Option<&crate::DbKey>) -> Result<Self> {
-        let conn = crate::sqlite::open(path, key)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(SCHEMA)?;
-        // Journals from before the per-collection OCR switch lack its column.
-        let has_ocr: bool = conn.query_row(
-            "SELECT COUNT(*) > 0 FROM pragma_table_info('collections') WHERE name = 'ocr'",
-            [],
-            |r| r.get(0),
-        )?;
-        if !has_ocr {
-            conn.execute(
-                "ALTER TABLE collections ADD COLUMN ocr INTEGER NOT NULL DEFAULT 1",
+        crate::sqlite::naming(path, || {
+            let conn = crate::sqlite::open(path, key)?;
+            conn.busy_timeout(std::time::Duration::from_secs(10))?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            conn.execute_batch(SCHEMA)?;
+            // Journals from before the per-collection OCR switch lack its column.
+            let has_ocr: bool = conn.query_row(
+                "SELECT COUNT(*) > 0 FROM pragma_table_info('collections') WHERE name = 'ocr'",
                 [],
+                |r| r.get(0),
             )?;
-        }
-        Ok(Journal { conn })
+            if !has_ocr {
+                conn.execute(
+                    "ALTER TABLE collections ADD COLUMN ocr INTEGER NOT NULL DEFAULT 1",
+                    [],
+                )?;
+            }
+            Ok(Journal {
+                conn,
+                path: path.to_owned(),
+            })
+        })
     }
 
     /// Registers a collection or adds roots to it.
@@ -187,23 +194,25 @@ impl Journal {
     ///
     /// SQLite errors.
     pub fn add_roots(&self, name: &str, roots: &[String]) -> Result<CollectionRecord> {
-        let mut record = self.collection(name)?.unwrap_or(CollectionRecord {
-            name: name.to_owned(),
-            roots: Vec::new(),
-            ocr: true,
-        });
-        for root in roots {
-            if !record.roots.contains(root) {
-                record.roots.push(root.clone());
+        crate::sqlite::naming(&self.path, || {
+            let mut record = self.collection(name)?.unwrap_or(CollectionRecord {
+                name: name.to_owned(),
+                roots: Vec::new(),
+                ocr: true,
+            });
+            for root in roots {
+                if !record.roots.contains(root) {
+                    record.roots.push(root.clone());
+                }
             }
-        }
-        let roots = serde_json::to_string(&record.roots).unwrap_or_else(|_| "[]".to_owned());
-        self.conn.execute(
-            "INSERT INTO collections (name, roots) VALUES (?1, ?2)
-             ON CONFLICT(name) DO UPDATE SET roots = excluded.roots",
-            params![name, roots],
-        )?;
-        Ok(record)
+            let roots = serde_json::to_string(&record.roots).unwrap_or_else(|_| "[]".to_owned());
+            self.conn.execute(
+                "INSERT INTO collections (name, roots) VALUES (?1, ?2)
+                 ON CONFLICT(name) DO UPDATE SET roots = excluded.roots",
+                params![name, roots],
+            )?;
+            Ok(record)
+        })
     }
 
     /// One collection.
@@ -212,19 +221,21 @@ impl Journal {
     ///
     /// SQLite errors.
     pub fn collection(&self, name: &str) -> Result<Option<CollectionRecord>> {
-        let row: Option<(String, bool)> = self
-            .conn
-            .query_row(
-                "SELECT roots, ocr FROM collections WHERE name = ?1",
-                [name],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        Ok(row.map(|(roots, ocr)| CollectionRecord {
-            name: name.to_owned(),
-            roots: serde_json::from_str(&roots).unwrap_or_default(),
-            ocr,
-        }))
+        crate::sqlite::naming(&self.path, || {
+            let row: Option<(String, bool)> = self
+                .conn
+                .query_row(
+                    "SELECT roots, ocr FROM collections WHERE name = ?1",
+                    [name],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            Ok(row.map(|(roots, ocr)| CollectionRecord {
+                name: name.to_owned(),
+                roots: serde_json::from_str(&roots).unwrap_or_default(),
+                ocr,
+            }))
+        })
     }
 
     /// Turns OCR of a collection's scanned pages on or off, registering the
@@ -234,12 +245,14 @@ impl Journal {
     ///
     /// SQLite errors.
     pub fn set_collection_ocr(&self, name: &str, ocr: bool) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO collections (name, roots, ocr) VALUES (?1, '[]', ?2)
-             ON CONFLICT(name) DO UPDATE SET ocr = excluded.ocr",
-            params![name, ocr],
-        )?;
-        Ok(())
+        crate::sqlite::naming(&self.path, || {
+            self.conn.execute(
+                "INSERT INTO collections (name, roots, ocr) VALUES (?1, '[]', ?2)
+                 ON CONFLICT(name) DO UPDATE SET ocr = excluded.ocr",
+                params![name, ocr],
+            )?;
+            Ok(())
+        })
     }
 
     /// All collections, by name.
@@ -248,18 +261,20 @@ impl Journal {
     ///
     /// SQLite errors.
     pub fn collections(&self) -> Result<Vec<CollectionRecord>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT name, roots, ocr FROM collections ORDER BY name")?;
-        let rows = stmt.query_map([], |r| {
-            let roots: String = r.get(1)?;
-            Ok(CollectionRecord {
-                name: r.get(0)?,
-                roots: serde_json::from_str(&roots).unwrap_or_default(),
-                ocr: r.get(2)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        crate::sqlite::naming(&self.path, || {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT name, roots, ocr FROM collections ORDER BY name")?;
+            let rows = stmt.query_map([], |r| {
+                let roots: String = r.get(1)?;
+                Ok(CollectionRecord {
+                    name: r.get(0)?,
+                    roots: serde_json::from_str(&roots).unwrap_or_default(),
+                    ocr: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
     }
 
     /// Forgets a collection and its files' rows.
@@ -268,11 +283,13 @@ impl Journal {
     ///
     /// SQLite errors.
     pub fn remove_collection(&mut self, name: &str) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        tx.execute("DELETE FROM files WHERE collection = ?1", [name])?;
-        tx.execute("DELETE FROM collections WHERE name = ?1", [name])?;
-        tx.commit()?;
-        Ok(())
+        crate::sqlite::naming(&self.path, || {
+            let tx = self.conn.transaction()?;
+            tx.execute("DELETE FROM files WHERE collection = ?1", [name])?;
+            tx.execute("DELETE FROM collections WHERE name = ?1", [name])?;
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     /// The row of one path.
@@ -281,14 +298,16 @@ impl Journal {
     ///
     /// SQLite errors.
     pub fn file(&self, path: &str) -> Result<Option<FileRecord>> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!("{SELECT_FILE} WHERE path = ?1"),
-                [path],
-                row_to_record,
-            )
-            .optional()?)
+        crate::sqlite::naming(&self.path, || {
+            Ok(self
+                .conn
+                .query_row(
+                    &format!("{SELECT_FILE} WHERE path = ?1"),
+                    [path],
+                    row_to_record,
+                )
+                .optional()?)
+        })
     }
 
     /// All rows of a collection (or of all), by path.
@@ -297,11 +316,13 @@ impl Journal {
     ///
     /// SQLite errors.
     pub fn files(&self, collection: Option<&str>) -> Result<Vec<FileRecord>> {
-        let mut stmt = self.conn.prepare(&format!(
-            "{SELECT_FILE} WHERE ?1 IS NULL OR collection = ?1 ORDER BY path"
-        ))?;
-        let rows = stmt.query_map([collection], row_to_record)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        crate::sqlite::naming(&self.path, || {
+            let mut stmt = self.conn.prepare(&format!(
+                "{SELECT_FILE} WHERE ?1 IS NULL OR collection = ?1 ORDER BY path"
+            ))?;
+            let rows = stmt.query_map([collection], row_to_record)?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
     }
 
     /// Another indexed file of the collection with this content, if any.
@@ -315,15 +336,17 @@ impl Journal {
         hash: &str,
         except: &str,
     ) -> Result<Option<String>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT path FROM files WHERE collection = ?1 AND content_hash = ?2 AND path != ?3
-                 AND status = 'indexed' ORDER BY path LIMIT 1",
-                params![collection, hash, except],
-                |r| r.get(0),
-            )
-            .optional()?)
+        crate::sqlite::naming(&self.path, || {
+            Ok(self
+                .conn
+                .query_row(
+                    "SELECT path FROM files WHERE collection = ?1 AND content_hash = ?2 AND path != ?3
+                     AND status = 'indexed' ORDER BY path LIMIT 1",
+                    params![collection, hash, except],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })
     }
 
     /// Paths (indexed or duplicate) that hold this content in the collection.
@@ -332,12 +355,14 @@ impl Journal {
     ///
     /// SQLite errors.
     pub fn paths_with_hash(&self, collection: &str, hash: &str) -> Result<Vec<String>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT path FROM files WHERE collection = ?1 AND content_hash = ?2
-             AND status IN ('indexed', 'duplicate') ORDER BY path",
-        )?;
-        let rows = stmt.query_map(params![collection, hash], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        crate::sqlite::naming(&self.path, || {
+            let mut stmt = self.conn.prepare(
+                "SELECT path FROM files WHERE collection = ?1 AND content_hash = ?2
+                 AND status IN ('indexed', 'duplicate') ORDER BY path",
+            )?;
+            let rows = stmt.query_map(params![collection, hash], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
     }
 
     /// Files seen but not (or no longer) in the index: after a crash, or after
@@ -347,12 +372,14 @@ impl Journal {
     ///
     /// SQLite errors.
     pub fn pending_files(&self) -> Result<u64> {
-        let n: i64 = self.conn.query_row(
-            "SELECT COUNT(*) FROM files WHERE status = 'pending'",
-            [],
-            |r| r.get(0),
-        )?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        crate::sqlite::naming(&self.path, || {
+            let n: i64 = self.conn.query_row(
+                "SELECT COUNT(*) FROM files WHERE status = 'pending'",
+                [],
+                |r| r.get(0),
+            )?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
     }
 
     /// Writes a batch of rows (upserts; `Removed` rows are deleted) in one transaction.
@@ -361,30 +388,32 @@ impl Journal {
     ///
     /// SQLite errors.
     pub fn write_batch(&mut self, records: &[FileRecord]) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        for r in records {
-            tx.execute(
-                "INSERT INTO files (path, collection, content_hash, size, mtime, status, detail, doc_type, chunks, staged_seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                 ON CONFLICT(path) DO UPDATE SET collection = excluded.collection, content_hash = excluded.content_hash,
-                   size = excluded.size, mtime = excluded.mtime, status = excluded.status, detail = excluded.detail,
-                   doc_type = excluded.doc_type, chunks = excluded.chunks, staged_seq = excluded.staged_seq",
-                params![
-                    r.path,
-                    r.collection,
-                    r.content_hash,
-                    i64::try_from(r.size).unwrap_or(i64::MAX),
-                    r.mtime,
-                    r.status.as_str(),
-                    r.detail(),
-                    r.doc_type,
-                    i64::try_from(r.chunks).unwrap_or(i64::MAX),
-                    i64::try_from(r.staged_seq).unwrap_or(i64::MAX),
-                ],
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
+        crate::sqlite::naming(&self.path, || {
+            let tx = self.conn.transaction()?;
+            for r in records {
+                tx.execute(
+                    "INSERT INTO files (path, collection, content_hash, size, mtime, status, detail, doc_type, chunks, staged_seq)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                     ON CONFLICT(path) DO UPDATE SET collection = excluded.collection, content_hash = excluded.content_hash,
+                       size = excluded.size, mtime = excluded.mtime, status = excluded.status, detail = excluded.detail,
+                       doc_type = excluded.doc_type, chunks = excluded.chunks, staged_seq = excluded.staged_seq",
+                    params![
+                        r.path,
+                        r.collection,
+                        r.content_hash,
+                        i64::try_from(r.size).unwrap_or(i64::MAX),
+                        r.mtime,
+                        r.status.as_str(),
+                        r.detail(),
+                        r.doc_type,
+                        i64::try_from(r.chunks).unwrap_or(i64::MAX),
+                        i64::try_from(r.staged_seq).unwrap_or(i64::MAX),
+                    ],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     /// Drops rows of removed files once the index commit that removed their chunks is done.
@@ -393,11 +422,13 @@ impl Journal {
     ///
     /// SQLite errors.
     pub fn purge_removed(&self, up_to_seq: u64) -> Result<()> {
-        self.conn.execute(
-            "DELETE FROM files WHERE status = 'removed' AND staged_seq <= ?1",
-            [i64::try_from(up_to_seq).unwrap_or(i64::MAX)],
-        )?;
-        Ok(())
+        crate::sqlite::naming(&self.path, || {
+            self.conn.execute(
+                "DELETE FROM files WHERE status = 'removed' AND staged_seq <= ?1",
+                [i64::try_from(up_to_seq).unwrap_or(i64::MAX)],
+            )?;
+            Ok(())
+        })
     }
 
     /// After a crash: rows staged for commits the index never made are marked
@@ -407,13 +438,15 @@ impl Journal {
     ///
     /// SQLite errors.
     pub fn recover(&self, index_seq: u64) -> Result<usize> {
-        let seq = i64::try_from(index_seq).unwrap_or(i64::MAX);
-        let redo = self.conn.execute(
-            "UPDATE files SET status = 'pending', detail = NULL WHERE staged_seq > ?1 AND status != 'removed'",
-            [seq],
-        )?;
-        self.purge_removed(index_seq)?;
-        Ok(redo)
+        crate::sqlite::naming(&self.path, || {
+            let seq = i64::try_from(index_seq).unwrap_or(i64::MAX);
+            let redo = self.conn.execute(
+                "UPDATE files SET status = 'pending', detail = NULL WHERE staged_seq > ?1 AND status != 'removed'",
+                [seq],
+            )?;
+            self.purge_removed(index_seq)?;
+            Ok(redo)
+        })
     }
 
     /// The schema version the index was built with, if recorded.
@@ -422,14 +455,16 @@ impl Journal {
     ///
     /// SQLite errors.
     pub fn schema_version(&self) -> Result<Option<i64>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'schema_version'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?)
+        crate::sqlite::naming(&self.path, || {
+            Ok(self
+                .conn
+                .query_row(
+                    "SELECT value FROM meta WHERE key = 'schema_version'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })
     }
 
     /// After the index was cleared for a new schema `version`: rows whose
@@ -445,21 +480,23 @@ impl Journal {
     ///
     /// SQLite errors.
     pub fn reset_for_new_schema(&mut self, version: i64) -> Result<usize> {
-        let tx = self.conn.transaction()?;
-        tx.execute("DELETE FROM files WHERE status = 'removed'", [])?;
-        let pending = tx.execute(
-            "UPDATE files SET status = 'pending', detail = NULL, chunks = 0
-             WHERE status IN ('indexed', 'pending')",
-            [],
-        )?;
-        tx.execute("UPDATE files SET staged_seq = 0", [])?;
-        tx.execute(
-            "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            [version],
-        )?;
-        tx.commit()?;
-        Ok(pending)
+        crate::sqlite::naming(&self.path, || {
+            let tx = self.conn.transaction()?;
+            tx.execute("DELETE FROM files WHERE status = 'removed'", [])?;
+            let pending = tx.execute(
+                "UPDATE files SET status = 'pending', detail = NULL, chunks = 0
+                 WHERE status IN ('indexed', 'pending')",
+                [],
+            )?;
+            tx.execute("UPDATE files SET staged_seq = 0", [])?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [version],
+            )?;
+            tx.commit()?;
+            Ok(pending)
+        })
     }
 }
 

@@ -23,6 +23,7 @@ pub mod analysis;
 pub mod bench;
 pub mod chunk;
 mod coverage;
+mod damaged;
 mod disk;
 mod error;
 pub mod eval;

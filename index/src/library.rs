@@ -155,9 +155,12 @@ impl Library {
 
     /// Clears the search index of the library in `dir` and marks its files
     /// pending, so the next ingest or watch pass indexes them again: the
-    /// way back from [`Error::Tampered`]. With a key, the new index is
-    /// encrypted under it; without, it is plaintext. The journal (what was
-    /// indexed from where) is kept. Returns how many files await indexing.
+    /// way back from [`Error::Tampered`] and [`Error::DatabaseDamaged`].
+    /// With a key, the new index is encrypted under it; without, it is
+    /// plaintext. The journal (what was indexed from where) is kept; a
+    /// damaged database is set aside (`<file>.damaged-<unix seconds>`) and
+    /// started anew, keeping the collections that can still be read from a
+    /// damaged journal. Returns how many files await indexing.
     ///
     /// # Errors
     ///
@@ -175,6 +178,13 @@ impl Library {
         let tantivy_dir = dir.join("tantivy");
         let (schema, _) = schema::build();
         let _lock = WriterLock::acquire(&dir.join("writer.lock"))?;
+        let set_aside = crate::damaged::set_aside_damaged(dir, storage.db_key().as_ref())?;
+        if set_aside > 0 {
+            tracing::info!(
+                set_aside,
+                "damaged library databases set aside for the rebuild"
+            );
+        }
         let mut journal = Journal::open(&dir.join(JOURNAL_FILE), storage.db_key().as_ref())?;
         let (_, pending) = clear_index(&tantivy_dir, &schema, &storage, &mut journal)?;
         tracing::info!(pending, "search index cleared for a rebuild");

@@ -152,6 +152,55 @@ pub fn set_key(conn: &Connection, key: &DbKey) -> Result<()> {
     Ok(conn.execute_batch(&key.pragma("main"))?)
 }
 
+/// Reads every page of the database at `path` (SQLCipher's HMAC of each
+/// under a key, then SQLite's `quick_check`): false when any is damaged, or
+/// when the first page does not open under `key`. A missing file is intact.
+///
+/// # Errors
+///
+/// I/O and SQLite errors other than damage.
+pub(crate) fn is_intact(path: &Path, key: Option<&DbKey>) -> Result<bool> {
+    if db_state(path)? == DbState::Missing {
+        return Ok(true);
+    }
+    let conn = match open(path, key) {
+        Ok(conn) => conn,
+        Err(Error::DatabaseDamaged { .. }) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let check = || -> rusqlite::Result<bool> {
+        if key.is_some() {
+            let mut stmt = conn.prepare("PRAGMA cipher_integrity_check")?;
+            if stmt.query([])?.next()?.is_some() {
+                return Ok(false);
+            }
+        }
+        let quick: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+        Ok(quick == "ok")
+    };
+    match check() {
+        Ok(intact) => Ok(intact),
+        Err(e) if is_damage(&e) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Runs `body` on the database at `path`, naming the file in the damage
+/// error it may give: rusqlite's errors do not carry the path, so each
+/// store wraps its methods in this rather than mapping every call.
+///
+/// # Errors
+///
+/// Those of `body`.
+pub(crate) fn naming<T>(path: &Path, body: impl FnOnce() -> Result<T>) -> Result<T> {
+    body().map_err(|e| match e {
+        Error::DatabaseDamaged { file: None } => Error::DatabaseDamaged {
+            file: Some(path.to_owned()),
+        },
+        other => other,
+    })
+}
+
 /// True for the errors SQLCipher gives when a page fails its HMAC (or a
 /// plaintext page is corrupt).
 pub(crate) fn is_damage(err: &rusqlite::Error) -> bool {

@@ -23,7 +23,7 @@
 //! killed or repeated run embeds nothing twice.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -35,7 +35,7 @@ use crate::library::Library;
 use crate::{DbKey, Error, Result};
 
 /// The vector store's file in the library directory.
-const FILE: &str = "vectors.sqlite";
+pub(crate) const FILE: &str = "vectors.sqlite";
 
 /// The hash that keys a chunk's vector: the first 16 bytes of the SHA-256 of
 /// its text, in hex.
@@ -249,6 +249,8 @@ fn dot(row: &[i8], query: &[i16]) -> i32 {
 /// The SQLite file of vectors.
 pub(crate) struct VectorStore {
     conn: Connection,
+    /// The file, named in its damage errors.
+    path: PathBuf,
 }
 
 impl VectorStore {
@@ -259,165 +261,180 @@ impl VectorStore {
     /// The store in the SQLite file `path` (created with its tables if new),
     /// encrypted under `key` when given.
     fn open_file(path: &Path, key: Option<&DbKey>) -> Result<VectorStore> {
-        let conn = crate::sqlite::open(path, key)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS vectors (
-                 model TEXT NOT NULL,
-                 chunk_hash TEXT NOT NULL,
-                 vector BLOB NOT NULL,
-                 PRIMARY KEY (model, chunk_hash)
-             ) WITHOUT ROWID;
-             CREATE TABLE IF NOT EXISTS models (
-                 model TEXT PRIMARY KEY,
-                 dims INTEGER NOT NULL,
-                 generation INTEGER NOT NULL
-             );",
-        )?;
-        Ok(VectorStore { conn })
+        crate::sqlite::naming(path, || {
+            let conn = crate::sqlite::open(path, key)?;
+            conn.busy_timeout(std::time::Duration::from_secs(30))?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            conn.execute_batch(
+                "CREATE TABLE IF NOT EXISTS vectors (
+                     model TEXT NOT NULL,
+                     chunk_hash TEXT NOT NULL,
+                     vector BLOB NOT NULL,
+                     PRIMARY KEY (model, chunk_hash)
+                 ) WITHOUT ROWID;
+                 CREATE TABLE IF NOT EXISTS models (
+                     model TEXT PRIMARY KEY,
+                     dims INTEGER NOT NULL,
+                     generation INTEGER NOT NULL
+                 );",
+            )?;
+            Ok(VectorStore {
+                conn,
+                path: path.to_owned(),
+            })
+        })
     }
 
     fn generation(&self, model: &str) -> Result<Option<(usize, i64)>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT dims, generation FROM models WHERE model = ?1",
-                params![model],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
-            )
-            .optional()?
-            .map(|(dims, generation)| (usize::try_from(dims).unwrap_or(0), generation)))
+        crate::sqlite::naming(&self.path, || {
+            Ok(self
+                .conn
+                .query_row(
+                    "SELECT dims, generation FROM models WHERE model = ?1",
+                    params![model],
+                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+                )
+                .optional()?
+                .map(|(dims, generation)| (usize::try_from(dims).unwrap_or(0), generation)))
+        })
     }
 
     pub(crate) fn hashes(&self, model: &str) -> Result<HashSet<String>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT chunk_hash FROM vectors WHERE model = ?1")?;
-        let rows = stmt.query_map(params![model], |r| r.get::<_, String>(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        crate::sqlite::naming(&self.path, || {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT chunk_hash FROM vectors WHERE model = ?1")?;
+            let rows = stmt.query_map(params![model], |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
     }
 
     fn store(&mut self, model: &str, vectors: &[(String, Vec<f32>)]) -> Result<()> {
-        let Some(dims) = vectors.first().map(|(_, v)| v.len()) else {
-            return Ok(());
-        };
-        let tx = self.conn.transaction()?;
-        let known: Option<i64> = tx
-            .query_row(
-                "SELECT dims FROM models WHERE model = ?1",
-                params![model],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let dims_i64 = i64::try_from(dims).unwrap_or(i64::MAX);
-        match known {
-            Some(d) if d != dims_i64 => {
-                return Err(Error::EmbeddingWidth {
-                    model: model.to_owned(),
-                    expected: usize::try_from(d).unwrap_or(0),
-                    got: dims,
-                });
-            }
-            Some(_) => {}
-            None => {
-                tx.execute(
-                    "INSERT INTO models (model, dims, generation) VALUES (?1, ?2, 0)",
-                    params![model, dims_i64],
-                )?;
-            }
-        }
-        {
-            let mut insert = tx.prepare(
-                "INSERT OR REPLACE INTO vectors (model, chunk_hash, vector) VALUES (?1, ?2, ?3)",
-            )?;
-            for (hash, vector) in vectors {
-                if vector.len() != dims {
+        crate::sqlite::naming(&self.path, || {
+            let Some(dims) = vectors.first().map(|(_, v)| v.len()) else {
+                return Ok(());
+            };
+            let tx = self.conn.transaction()?;
+            let known: Option<i64> = tx
+                .query_row(
+                    "SELECT dims FROM models WHERE model = ?1",
+                    params![model],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let dims_i64 = i64::try_from(dims).unwrap_or(i64::MAX);
+            match known {
+                Some(d) if d != dims_i64 => {
                     return Err(Error::EmbeddingWidth {
                         model: model.to_owned(),
-                        expected: dims,
-                        got: vector.len(),
+                        expected: usize::try_from(d).unwrap_or(0),
+                        got: dims,
                     });
                 }
-                let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
-                insert.execute(params![model, hash, bytes])?;
+                Some(_) => {}
+                None => {
+                    tx.execute(
+                        "INSERT INTO models (model, dims, generation) VALUES (?1, ?2, 0)",
+                        params![model, dims_i64],
+                    )?;
+                }
             }
-        }
-        tx.execute(
-            "UPDATE models SET generation = generation + 1 WHERE model = ?1",
-            params![model],
-        )?;
-        tx.commit()?;
-        Ok(())
+            {
+                let mut insert = tx.prepare(
+                    "INSERT OR REPLACE INTO vectors (model, chunk_hash, vector) VALUES (?1, ?2, ?3)",
+                )?;
+                for (hash, vector) in vectors {
+                    if vector.len() != dims {
+                        return Err(Error::EmbeddingWidth {
+                            model: model.to_owned(),
+                            expected: dims,
+                            got: vector.len(),
+                        });
+                    }
+                    let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+                    insert.execute(params![model, hash, bytes])?;
+                }
+            }
+            tx.execute(
+                "UPDATE models SET generation = generation + 1 WHERE model = ?1",
+                params![model],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     fn purge(&mut self, model: &str, gone: &[String]) -> Result<()> {
-        if gone.is_empty() {
-            return Ok(());
-        }
-        let tx = self.conn.transaction()?;
-        {
-            let mut delete =
-                tx.prepare("DELETE FROM vectors WHERE model = ?1 AND chunk_hash = ?2")?;
-            for hash in gone {
-                delete.execute(params![model, hash])?;
+        crate::sqlite::naming(&self.path, || {
+            if gone.is_empty() {
+                return Ok(());
             }
-        }
-        tx.execute(
-            "UPDATE models SET generation = generation + 1 WHERE model = ?1",
-            params![model],
-        )?;
-        tx.commit()?;
-        Ok(())
+            let tx = self.conn.transaction()?;
+            {
+                let mut delete =
+                    tx.prepare("DELETE FROM vectors WHERE model = ?1 AND chunk_hash = ?2")?;
+                for hash in gone {
+                    delete.execute(params![model, hash])?;
+                }
+            }
+            tx.execute(
+                "UPDATE models SET generation = generation + 1 WHERE model = ?1",
+                params![model],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     pub(crate) fn load(&self, model: &str) -> Result<Option<VectorMatrix>> {
-        let Some((dims, generation)) = self.generation(model)? else {
-            return Ok(None);
-        };
-        // Sized once: grown row by row, the values would hold up to twice
-        // their size in spare capacity.
-        let rows: i64 = self.conn.query_row(
-            "SELECT COUNT(*) FROM vectors WHERE model = ?1",
-            params![model],
-            |r| r.get(0),
-        )?;
-        let rows = usize::try_from(rows).unwrap_or(0);
-        let mut matrix = VectorMatrix {
-            model: model.to_owned(),
-            generation,
-            dims,
-            hashes: Vec::with_capacity(rows),
-            scales: Vec::with_capacity(rows),
-            values: Vec::with_capacity(rows.saturating_mul(dims)),
-        };
-        let mut stmt = self
-            .conn
-            .prepare("SELECT chunk_hash, vector FROM vectors WHERE model = ?1")?;
-        let mut rows = stmt.query(params![model])?;
-        while let Some(row) = rows.next()? {
-            let Ok(bytes) = row.get_ref(1)?.as_blob() else {
-                continue;
+        crate::sqlite::naming(&self.path, || {
+            let Some((dims, generation)) = self.generation(model)? else {
+                return Ok(None);
             };
-            if bytes.len() != dims * 4 {
-                // A row of another width cannot be scored; it is re-embedded
-                // once it is purged or replaced.
-                continue;
+            // Sized once: grown row by row, the values would hold up to twice
+            // their size in spare capacity.
+            let rows: i64 = self.conn.query_row(
+                "SELECT COUNT(*) FROM vectors WHERE model = ?1",
+                params![model],
+                |r| r.get(0),
+            )?;
+            let rows = usize::try_from(rows).unwrap_or(0);
+            let mut matrix = VectorMatrix {
+                model: model.to_owned(),
+                generation,
+                dims,
+                hashes: Vec::with_capacity(rows),
+                scales: Vec::with_capacity(rows),
+                values: Vec::with_capacity(rows.saturating_mul(dims)),
+            };
+            let mut stmt = self
+                .conn
+                .prepare("SELECT chunk_hash, vector FROM vectors WHERE model = ?1")?;
+            let mut rows = stmt.query(params![model])?;
+            while let Some(row) = rows.next()? {
+                let Ok(bytes) = row.get_ref(1)?.as_blob() else {
+                    continue;
+                };
+                if bytes.len() != dims * 4 {
+                    // A row of another width cannot be scored; it is re-embedded
+                    // once it is purged or replaced.
+                    continue;
+                }
+                let vector = bytes
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                let max = vector.clone().fold(0.0f32, |m, x| m.max(x.abs()));
+                let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+                matrix.hashes.push(row.get(0)?);
+                matrix.scales.push(scale);
+                // Rounded into -127..=127 by construction: the cast cannot wrap.
+                matrix
+                    .values
+                    .extend(vector.map(|x| (x / scale).round() as i8));
             }
-            let vector = bytes
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-            let max = vector.clone().fold(0.0f32, |m, x| m.max(x.abs()));
-            let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
-            matrix.hashes.push(row.get(0)?);
-            matrix.scales.push(scale);
-            // Rounded into -127..=127 by construction: the cast cannot wrap.
-            matrix
-                .values
-                .extend(vector.map(|x| (x / scale).round() as i8));
-        }
-        Ok(Some(matrix))
+            Ok(Some(matrix))
+        })
     }
 }
 
@@ -441,7 +458,7 @@ pub struct EmbeddingCache {
 impl std::fmt::Debug for EmbeddingCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EmbeddingCache")
-            .field("path", &self.store.conn.path())
+            .field("path", &self.store.path)
             .finish()
     }
 }
@@ -467,18 +484,19 @@ impl EmbeddingCache {
     ///
     /// SQLite errors.
     pub fn get(&self, model: &str, inputs: &[&str]) -> Result<Vec<Option<Vec<f32>>>> {
-        let mut select = self
-            .store
-            .conn
-            .prepare_cached("SELECT vector FROM vectors WHERE model = ?1 AND chunk_hash = ?2")?;
-        let mut out = Vec::with_capacity(inputs.len());
-        for input in inputs {
-            let bytes: Option<Vec<u8>> = select
-                .query_row(params![model, chunk_hash(input)], |r| r.get(0))
-                .optional()?;
-            out.push(bytes.and_then(|b| decode(&b)));
-        }
-        Ok(out)
+        crate::sqlite::naming(&self.store.path, || {
+            let mut select = self.store.conn.prepare_cached(
+                "SELECT vector FROM vectors WHERE model = ?1 AND chunk_hash = ?2",
+            )?;
+            let mut out = Vec::with_capacity(inputs.len());
+            for input in inputs {
+                let bytes: Option<Vec<u8>> = select
+                    .query_row(params![model, chunk_hash(input)], |r| r.get(0))
+                    .optional()?;
+                out.push(bytes.and_then(|b| decode(&b)));
+            }
+            Ok(out)
+        })
     }
 
     /// Keeps `model`'s vector of each input, in one transaction: once this
@@ -502,12 +520,14 @@ impl EmbeddingCache {
     ///
     /// SQLite errors.
     pub fn count(&self, model: &str) -> Result<usize> {
-        let n: i64 = self.store.conn.query_row(
-            "SELECT COUNT(*) FROM vectors WHERE model = ?1",
-            params![model],
-            |r| r.get(0),
-        )?;
-        Ok(usize::try_from(n).unwrap_or(0))
+        crate::sqlite::naming(&self.store.path, || {
+            let n: i64 = self.store.conn.query_row(
+                "SELECT COUNT(*) FROM vectors WHERE model = ?1",
+                params![model],
+                |r| r.get(0),
+            )?;
+            Ok(usize::try_from(n).unwrap_or(0))
+        })
     }
 }
 

@@ -134,3 +134,61 @@ async fn idle_lock_scenario() {
         "{log}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_keychain_a_passphrase_makes_the_vault_and_opens_it_next_time() {
+    within(5 * MINUTE, passphrase_only_scenario()).await;
+}
+
+/// No Secret Service on the session bus: the first start offers a
+/// passphrase-only vault instead of an error; the next start asks for it.
+async fn passphrase_only_scenario() {
+    const PASSPHRASE: &str = "correct horse battery staple";
+    let data = tempfile::tempdir().expect("webdriver or file operation");
+    let env = [
+        ("LANG", "en_US.UTF-8"),
+        ("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus"),
+    ];
+    let app = App::launch(data.path(), &env, &testid("new-vault")).await;
+    assert!(app.all(&testid("unlock-keychain")).await.is_empty());
+    app.screenshot("lock-02-no-keychain").await;
+    app.type_into("new-vault-passphrase", PASSPHRASE).await;
+    app.type_into("new-vault-confirm", "correct horse battery stapler")
+        .await;
+    app.click("new-vault-submit").await;
+    app.wait_js(
+        "document.querySelector('[data-testid=new-vault-error]')?.innerText.includes('differ')",
+        MINUTE,
+    )
+    .await;
+    app.type_into("new-vault-confirm", PASSPHRASE).await;
+    app.click("new-vault-submit").await;
+    app.wait_for(&testid("new-vault-recovery-key"), MINUTE)
+        .await;
+    let key = app
+        .js("return document.querySelector('[data-testid=new-vault-recovery-key]').innerText.trim();")
+        .await;
+    let groups: Vec<&str> = key.as_str().unwrap_or_default().split('-').collect();
+    assert_eq!(groups.len(), 9, "{key}");
+    app.click("new-vault-recovery-done").await;
+    app.wait_for(&testid("nav-chat"), MINUTE).await;
+    assert!(app.all(&testid("new-vault-recovery-key")).await.is_empty());
+    app.close().await;
+
+    let vault: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(data.path().join("vault.json")).expect("the vault file exists"),
+    )
+    .expect("the vault file is JSON");
+    let kinds: Vec<&str> = vault["slots"]
+        .as_array()
+        .map(|slots| slots.iter().filter_map(|s| s["kind"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(kinds, ["passphrase", "recovery-key"], "{vault}");
+
+    // The next start: the passphrase opens it.
+    let app = App::launch(data.path(), &env, &testid("unlock-passphrase")).await;
+    app.type_into("unlock-passphrase", PASSPHRASE).await;
+    app.click("unlock-passphrase-submit").await;
+    app.wait_for(&testid("nav-chat"), MINUTE).await;
+    app.close().await;
+}

@@ -307,6 +307,8 @@ export class FakeBackend {
     recovery_key: true,
     /** Why the keychain refuses (null: it opens the vault). */
     keychainRefusal: null as string | null,
+    /** No vault yet, and no keychain to make one in (the shell's "no-keychain-for-vault"). */
+    noKeychainForVault: false,
     secret: "correct horse battery staple",
     recoveryKey: "ABCD-EFGH-JKMN-PQRS-TVWX-YZ01-2345-6789-ABCD",
   };
@@ -445,6 +447,9 @@ export class FakeBackend {
       case "save_text_file":
         return `/home/user/Documents/${String(args.suggested_name)}`;
       case "vault_state":
+        if (this.vault.noKeychainForVault) {
+          return { locked: true, reason: "no-keychain-for-vault", message: "no keychain", passphrase: false, recovery_key: false };
+        }
         return {
           locked: this.vault.locked,
           reason: this.vault.locked ? "locked" : null,
@@ -452,6 +457,13 @@ export class FakeBackend {
           passphrase: this.vault.passphrase,
           recovery_key: this.vault.recovery_key,
         };
+      case "vault_create": {
+        const passphrase = String(args.passphrase);
+        if (!this.vault.noKeychainForVault) throw { kind: "invalid_input", message: "a vault already exists" };
+        if ([...passphrase.trim()].length < 8) throw { kind: "invalid_input", message: "use at least 8 characters" };
+        this.vault = { ...this.vault, noKeychainForVault: false, locked: false, secret: passphrase, recovery_key: true };
+        return { recovery_key: this.vault.recoveryKey };
+      }
       case "vault_locked":
         return this.vault.locked;
       case "vault_lock":

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use zeroize::Zeroizing;
 
-use super::{DataKey, InitOptions, Unlock, UnlockMethod, Vault};
+use super::{DataKey, InitOptions, RecoveryKey, Unlock, UnlockMethod, Vault};
 use crate::audit::{Action, AuditEvent, Outcome};
 use crate::keychain::Keychain;
 use crate::{Error, Result, Sillok};
@@ -80,7 +80,8 @@ impl VaultSlot {
 /// "wrong-passphrase", "wrong-recovery-key", "bad-recovery-key",
 /// "keychain-missing", "keychain-locked", "keychain-unavailable",
 /// "keychain-invalid", "keychain-failed", "no-such-unlock", "no-vault",
-/// "other".
+/// "no-keychain-for-vault" (no vault yet, and none can be made in the
+/// keychain: [`Sillok::init_passphrase_only`] is the way), "other".
 pub fn refusal_reason(error: &Error) -> &'static str {
     match error {
         Error::WrongPassphrase => "wrong-passphrase",
@@ -96,6 +97,7 @@ pub fn refusal_reason(error: &Error) -> &'static str {
         },
         Error::NoSuchUnlock(_) => "no-such-unlock",
         Error::NoVault { .. } => "no-vault",
+        Error::NoKeychainForVault { .. } => "no-keychain-for-vault",
         _ => "other",
     }
 }
@@ -169,6 +171,51 @@ impl Sillok {
         let vault = Arc::new(vault);
         slot.vault = Some(vault.clone());
         Ok(vault)
+    }
+
+    /// Makes the data directory's vault for a machine without a keychain
+    /// (the desktop's answer to "no-keychain-for-vault"; the CLI's is
+    /// `sillok vault init --passphrase-only`): opened by `passphrase` or by
+    /// the recovery key returned (to be shown once), nothing kept in the
+    /// keychain. The new vault is unlocked for this process, and that is
+    /// recorded as an unlock by passphrase.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadPassphrase`], [`Error::VaultExists`],
+    /// [`Error::DataWithoutVault`], [`Error::AuditKey`] as in
+    /// [`Sillok::vault_or_init`]; the audit trail's errors (the vault is
+    /// locked again then).
+    pub fn init_passphrase_only(&self, passphrase: &str) -> Result<Option<RecoveryKey>> {
+        let (vault, recovery) = {
+            let mut slot = self.vault.state();
+            // Over a vault, `Vault::init` refuses with `VaultExists` below.
+            if !Vault::exists(self.data_dir())? {
+                crate::audit::check_trail_may_get_a_new_key(
+                    self.data_dir().root(),
+                    &self.audit_dir(),
+                )?;
+            }
+            let options = InitOptions {
+                passphrase: Some(passphrase),
+                keychain: false,
+                ..InitOptions::default()
+            };
+            let (vault, recovery) = Vault::init(self.data_dir(), self.keychain.clone(), &options)?;
+            vault.set_idle_lock(Some(self.idle_lock()?))?;
+            let vault = Arc::new(vault);
+            slot.vault = Some(vault.clone());
+            slot.unlocked_before = true;
+            (vault, recovery)
+        };
+        tracing::info!("made the vault of this data directory (passphrase only)");
+        let event =
+            AuditEvent::new(Action::Unlock).object("method", UnlockMethod::Passphrase.name());
+        if let Err(e) = self.record(event) {
+            vault.lock();
+            return Err(e);
+        }
+        Ok(recovery)
     }
 
     /// The data key for the stores (counts as use for the idle lock). The
@@ -523,6 +570,51 @@ mod tests {
         // Nothing of the keychain to destroy.
         let destroyed = Vault::destroy(sillok.data_dir(), sillok.keychain())?;
         assert!(destroyed.keychain_items_left.is_empty(), "{destroyed:?}");
+        Ok(())
+    }
+
+    #[test]
+    fn the_desktop_makes_a_passphrase_only_vault_unlocked_where_there_is_no_keychain() -> TestResult
+    {
+        let dir = tempfile::tempdir()?;
+        let (sillok, store) = open(dir.path())?;
+        store.fail_with(Some(SimulatedFailure::Unavailable));
+        let refused = sillok.data_key().err().ok_or("made a vault")?;
+        assert_eq!(refusal_reason(&refused), "no-keychain-for-vault");
+        assert!(matches!(
+            sillok.init_passphrase_only("short"),
+            Err(Error::BadPassphrase(_))
+        ));
+        assert!(!Vault::exists(sillok.data_dir())?);
+
+        let recovery = sillok
+            .init_passphrase_only(PASSPHRASE)?
+            .ok_or("no recovery key")?;
+        // Unlocked for this process, without asking again.
+        let key_id = sillok.data_key()?.id();
+        assert!(sillok.is_unlocked());
+        assert!(!sillok.vault()?.uses_keychain()?);
+        assert!(matches!(
+            sillok.init_passphrase_only(PASSPHRASE),
+            Err(Error::VaultExists { .. })
+        ));
+        assert_eq!(trail(&sillok)?, ["unlock:ok:passphrase"]);
+        store.fail_with(None);
+        assert!(store.accounts().is_empty(), "{:?}", store.accounts());
+        drop(sillok);
+
+        // Both its slots open it in another process.
+        for with in [
+            Unlock::Passphrase(PASSPHRASE),
+            Unlock::RecoveryKey(recovery.as_str()),
+        ] {
+            let again = Sillok::open_with_keychain(
+                DataDir::at(dir.path().join("data")),
+                Keychain::with_store(store.clone()),
+            )?;
+            again.unlock(with)?;
+            assert_eq!(again.data_key()?.id(), key_id);
+        }
         Ok(())
     }
 

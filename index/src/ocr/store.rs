@@ -8,7 +8,7 @@
 //! that removes or changes a file.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -49,139 +49,161 @@ CREATE TABLE IF NOT EXISTS pages (
 #[derive(Debug)]
 pub(crate) struct OcrStore {
     conn: Connection,
+    /// The file, named in its damage errors.
+    path: PathBuf,
 }
 
 impl OcrStore {
     /// Opens or creates `<library>/ocr.sqlite`.
     pub(crate) fn open(library_dir: &Path, key: Option<&crate::DbKey>) -> Result<OcrStore> {
-        let conn = crate::sqlite::open(&library_dir.join(OCR_FILE), key)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(SCHEMA)?;
-        Ok(OcrStore { conn })
+        let path = library_dir.join(OCR_FILE);
+        crate::sqlite::naming(&path, || {
+            let conn = crate::sqlite::open(&path, key)?;
+            conn.busy_timeout(std::time::Duration::from_secs(10))?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            conn.execute_batch(SCHEMA)?;
+            Ok(OcrStore {
+                conn,
+                path: path.clone(),
+            })
+        })
     }
 
     /// Every page result of the content `hash`, by page.
     pub(crate) fn results(&self, hash: &str) -> Result<BTreeMap<u32, PageResult>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT page, text, confidence, failure FROM pages WHERE hash = ?1 ORDER BY page",
-        )?;
-        let rows = stmt.query_map([hash], |r| {
-            Ok((
-                r.get::<_, u32>(0)?,
-                PageResult {
-                    text: r.get(1)?,
-                    confidence: r.get(2)?,
-                    failure: r.get(3)?,
-                },
-            ))
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        crate::sqlite::naming(&self.path, || {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT page, text, confidence, failure FROM pages WHERE hash = ?1 ORDER BY page",
+            )?;
+            let rows = stmt.query_map([hash], |r| {
+                Ok((
+                    r.get::<_, u32>(0)?,
+                    PageResult {
+                        text: r.get(1)?,
+                        confidence: r.get(2)?,
+                        failure: r.get(3)?,
+                    },
+                ))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
     }
 
     /// Records one page's result (replacing an earlier one).
     pub(crate) fn put(&self, hash: &str, page: u32, result: &PageResult) -> Result<()> {
-        self.conn.execute(
-            "INSERT OR REPLACE INTO pages (hash, page, text, confidence, failure)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![hash, page, result.text, result.confidence, result.failure],
-        )?;
-        Ok(())
+        crate::sqlite::naming(&self.path, || {
+            self.conn.execute(
+                "INSERT OR REPLACE INTO pages (hash, page, text, confidence, failure)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![hash, page, result.text, result.confidence, result.failure],
+            )?;
+            Ok(())
+        })
     }
 
     /// The page count of the content, when OCR has looked at it.
     pub(crate) fn page_count(&self, hash: &str) -> Result<Option<u32>> {
-        Ok(self
-            .conn
-            .query_row("SELECT pages FROM documents WHERE hash = ?1", [hash], |r| {
-                r.get(0)
-            })
-            .optional()?
-            .flatten())
+        crate::sqlite::naming(&self.path, || {
+            Ok(self
+                .conn
+                .query_row("SELECT pages FROM documents WHERE hash = ?1", [hash], |r| {
+                    r.get(0)
+                })
+                .optional()?
+                .flatten())
+        })
     }
 
     /// Records the page count of the content.
     pub(crate) fn set_page_count(&self, hash: &str, pages: u32) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO documents (hash, pages) VALUES (?1, ?2)
-             ON CONFLICT(hash) DO UPDATE SET pages = excluded.pages",
-            params![hash, pages],
-        )?;
-        Ok(())
+        crate::sqlite::naming(&self.path, || {
+            self.conn.execute(
+                "INSERT INTO documents (hash, pages) VALUES (?1, ?2)
+                 ON CONFLICT(hash) DO UPDATE SET pages = excluded.pages",
+                params![hash, pages],
+            )?;
+            Ok(())
+        })
     }
 
     /// Why OCR could not start on the content (tools missing, unreadable
     /// file), for the user; `None` clears it.
     pub(crate) fn set_note(&self, hash: &str, note: Option<&str>) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO documents (hash, note) VALUES (?1, ?2)
-             ON CONFLICT(hash) DO UPDATE SET note = excluded.note",
-            params![hash, note],
-        )?;
-        Ok(())
+        crate::sqlite::naming(&self.path, || {
+            self.conn.execute(
+                "INSERT INTO documents (hash, note) VALUES (?1, ?2)
+                 ON CONFLICT(hash) DO UPDATE SET note = excluded.note",
+                params![hash, note],
+            )?;
+            Ok(())
+        })
     }
 
     /// Everything known, by content hash: (page count, note, pages).
     pub(crate) fn all(&self) -> Result<BTreeMap<String, StoredDocument>> {
-        let mut out: BTreeMap<String, StoredDocument> = BTreeMap::new();
-        let mut stmt = self
-            .conn
-            .prepare("SELECT hash, pages, note FROM documents")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<u32>>(1)?,
-                r.get::<_, Option<String>>(2)?,
-            ))
-        })?;
-        for row in rows {
-            let (hash, pages, note) = row?;
-            let doc = out.entry(hash).or_default();
-            doc.page_count = pages;
-            doc.note = note;
-        }
-        let mut stmt = self.conn.prepare(
-            "SELECT hash, page, confidence, failure, text = '' FROM pages ORDER BY hash, page",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, u32>(1)?,
-                r.get::<_, Option<u8>>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, bool>(4)?,
-            ))
-        })?;
-        for row in rows {
-            let (hash, page, confidence, failure, empty) = row?;
-            out.entry(hash).or_default().pages.push(StoredPage {
-                page,
-                confidence: if empty { None } else { confidence },
-                failure,
-            });
-        }
-        Ok(out)
+        crate::sqlite::naming(&self.path, || {
+            let mut out: BTreeMap<String, StoredDocument> = BTreeMap::new();
+            let mut stmt = self
+                .conn
+                .prepare("SELECT hash, pages, note FROM documents")?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<u32>>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (hash, pages, note) = row?;
+                let doc = out.entry(hash).or_default();
+                doc.page_count = pages;
+                doc.note = note;
+            }
+            let mut stmt = self.conn.prepare(
+                "SELECT hash, page, confidence, failure, text = '' FROM pages ORDER BY hash, page",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, u32>(1)?,
+                    r.get::<_, Option<u8>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, bool>(4)?,
+                ))
+            })?;
+            for row in rows {
+                let (hash, page, confidence, failure, empty) = row?;
+                out.entry(hash).or_default().pages.push(StoredPage {
+                    page,
+                    confidence: if empty { None } else { confidence },
+                    failure,
+                });
+            }
+            Ok(out)
+        })
     }
 
     /// Drops everything about content not in `live`.
     pub(crate) fn retain(&mut self, live: &HashSet<String>) -> Result<usize> {
-        let stored: Vec<String> = {
-            let mut stmt = self
-                .conn
-                .prepare("SELECT hash FROM documents UNION SELECT hash FROM pages")?;
-            let rows = stmt.query_map([], |r| r.get(0))?;
-            rows.collect::<rusqlite::Result<_>>()?
-        };
-        let tx = self.conn.transaction()?;
-        let mut dropped = 0;
-        for hash in stored.iter().filter(|h| !live.contains(*h)) {
-            tx.execute("DELETE FROM pages WHERE hash = ?1", [hash])?;
-            tx.execute("DELETE FROM documents WHERE hash = ?1", [hash])?;
-            dropped += 1;
-        }
-        tx.commit()?;
-        Ok(dropped)
+        crate::sqlite::naming(&self.path, || {
+            let stored: Vec<String> = {
+                let mut stmt = self
+                    .conn
+                    .prepare("SELECT hash FROM documents UNION SELECT hash FROM pages")?;
+                let rows = stmt.query_map([], |r| r.get(0))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            let tx = self.conn.transaction()?;
+            let mut dropped = 0;
+            for hash in stored.iter().filter(|h| !live.contains(*h)) {
+                tx.execute("DELETE FROM pages WHERE hash = ?1", [hash])?;
+                tx.execute("DELETE FROM documents WHERE hash = ?1", [hash])?;
+                dropped += 1;
+            }
+            tx.commit()?;
+            Ok(dropped)
+        })
     }
 }
 

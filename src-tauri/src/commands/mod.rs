@@ -57,6 +57,7 @@ app_commands![
     vault::vault_locked,
     vault::vault_lock,
     vault::vault_unlock,
+    vault::vault_create,
 ];
 
 /// Runs blocking core work off the async runtime's threads, so the window

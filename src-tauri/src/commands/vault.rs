@@ -1,6 +1,7 @@
 //! The vault's lock: its state, lock now, unlock (keychain, passphrase or
-//! recovery key), and the idle lock's timer. The core records every change
-//! in the audit trail; this module only converts.
+//! recovery key), the idle lock's timer, and making a passphrase-only vault
+//! where there is no keychain. The core records every change in the audit
+//! trail; this module only converts.
 
 use std::time::Duration;
 
@@ -126,6 +127,32 @@ pub async fn vault_unlock(
                 message: Some(e.to_string()),
             },
             Err(e) => return Err(e.into()),
+        })
+    })
+    .await
+}
+
+/// A vault just made: its recovery key, shown once and kept nowhere.
+#[derive(Debug, Serialize)]
+pub struct VaultCreated {
+    /// The recovery key, in its printed groups.
+    recovery_key: Option<String>,
+}
+
+/// Makes the data directory's vault to open by `passphrase` only, for a
+/// machine without a keychain (the lock screen offers it on
+/// "no-keychain-for-vault"), and leaves it unlocked. A recovery key is made
+/// too, as `sillok vault init` does.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn vault_create(
+    state: State<'_, AppState>,
+    passphrase: String,
+) -> CommandResult<VaultCreated> {
+    let state = state.inner().clone();
+    blocking(move || {
+        let recovery = state.sillok().init_passphrase_only(&passphrase)?;
+        Ok(VaultCreated {
+            recovery_key: recovery.map(|key| key.as_str().to_owned()),
         })
     })
     .await

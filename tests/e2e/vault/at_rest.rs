@@ -358,11 +358,28 @@ fn damage_on_the_last_page_of_the_journal_is_damage_with_the_rebuild_hint() -> T
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(
-            err.contains("library database is damaged")
+            err.contains("library database (")
+                && err.contains("journal.sqlite) is damaged")
                 && err.contains("sillok collections rebuild"),
             "{args:?}: {err}"
         );
         assert!(!err.contains("panicked"), "{err}");
+
+        // The hint holds: the rebuild sets the journal aside and indexes
+        // the collection's folder again.
+        let out = k.ok(&s, &["collections", "rebuild"], None);
+        assert!(out.contains("2 files indexed again"), "{out}");
+        let library = s.dir.path().join("indexes/library");
+        let set_aside: Vec<String> = std::fs::read_dir(&library)?
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|name| name.starts_with("journal.sqlite.damaged-"))
+            .collect();
+        assert_eq!(set_aside.len(), 1, "{set_aside:?}");
+        let out = k.ok(&s, &["search", "zqxvsealmarker", "--json"], None);
+        let hits = json_lines(&out).pop().unwrap_or_default()["hits"]
+            .as_array()
+            .map_or(0, Vec::len);
+        assert_eq!(hits, 2, "{out}");
     }
     Ok(())
 }

@@ -21,6 +21,7 @@ import type {
   Settings,
   UnlockMethod,
   UnlockOutcome,
+  VaultCreated,
   VaultState,
 } from "./types";
 
@@ -66,6 +67,8 @@ export const vaultLocked = () => invoke<boolean>("vault_locked");
 export const vaultLock = () => invoke<null>("vault_lock");
 export const vaultUnlock = (method: UnlockMethod, secret: string | null) =>
   invoke<UnlockOutcome>("vault_unlock", { method, secret });
+/** Makes a vault that opens by passphrase only (no OS keychain), unlocked. */
+export const vaultCreate = (passphrase: string) => invoke<VaultCreated>("vault_create", { passphrase });
 
 // ----- Models -----
 

@@ -67,6 +67,7 @@ export type LockReason =
   | "keychain-failed"
   | "no-such-unlock"
   | "no-vault"
+  | "no-keychain-for-vault"
   | "other";
 
 export type VaultState = {
@@ -80,6 +81,9 @@ export type VaultState = {
 export type UnlockMethod = "keychain" | "passphrase" | "recovery_key";
 
 export type UnlockOutcome = { unlocked: boolean; reason: LockReason | null; message: string | null };
+
+/** A passphrase-only vault just made: its recovery key, shown once. */
+export type VaultCreated = { recovery_key: string | null };
 
 // ----- Models -----
 

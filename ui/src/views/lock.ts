@@ -6,6 +6,7 @@ import { t, type MessageKey } from "../i18n";
 import * as ipc from "../ipc";
 import type { LockReason, UnlockMethod, VaultState } from "../ipc/types";
 import { button, errorText, field } from "./common";
+import { NewVaultScreen } from "./newVault";
 
 const REASONS: readonly LockReason[] = [
   "locked",
@@ -19,6 +20,7 @@ const REASONS: readonly LockReason[] = [
   "keychain-failed",
   "no-such-unlock",
   "no-vault",
+  "no-keychain-for-vault",
   "other",
 ];
 
@@ -39,6 +41,8 @@ export class LockScreen {
   ) {}
 
   render(): HTMLElement {
+    // No vault, and no keychain to make one in: offer a passphrase-only one.
+    if (this.state.reason === "no-keychain-for-vault") return new NewVaultScreen(this.onUnlocked).render();
     const passphrase = h("input", { type: "password", autocomplete: "off", testid: "unlock-passphrase" });
     const recovery = h("input", {
       type: "text",
