@@ -427,6 +427,7 @@ impl Sillok {
                         hits: Vec::new(),
                         chunks_searched: 0,
                         elapsed: Duration::ZERO,
+                        similarity_spread: None,
                     });
                 }
                 library.search(&request)

@@ -58,7 +58,9 @@ pub use sealed::{IndexKey, SealedStats};
 pub use search::{DenseQuery, FusionWeights, Hit, SearchRequest, SearchResults};
 pub use sqlite::DbKey;
 pub use timeline::{PatientNames, TimelineEntry};
-pub use vectors::{ChunkToEmbed, EmbeddingCache, EmbeddingCoverage, PendingEmbeddings};
+pub use vectors::{
+    ChunkToEmbed, EmbeddingCache, EmbeddingCoverage, PendingEmbeddings, SimilaritySpread,
+};
 pub use watch::{FolderWatch, WatchEvent};
 
 #[cfg(test)]

@@ -96,6 +96,9 @@ pub struct Hit {
     /// Cosine similarity of the chunk's vector with the query's, in a hybrid
     /// search where the chunk has a vector; `None` otherwise.
     pub similarity: Option<f32>,
+    /// How many standard deviations `similarity` stands above the query's
+    /// cosines with every chunk ([`crate::SimilaritySpread::standing`]).
+    pub standing: Option<f32>,
     /// Mean word confidence (0–100) of the page when its text was read by
     /// OCR; `None` for a text layer.
     pub ocr_confidence: Option<u8>,
@@ -123,6 +126,9 @@ pub struct SearchResults {
     pub chunks_searched: u64,
     /// Time taken.
     pub elapsed: std::time::Duration,
+    /// How the query's cosines with every chunk that has a vector are
+    /// spread (hybrid search only).
+    pub similarity_spread: Option<crate::SimilaritySpread>,
 }
 
 /// Weight of a Korean stem-bigram field relative to its stem field: whole
@@ -200,14 +206,15 @@ impl Library {
         let started = Instant::now();
         let searcher = self.parts().1.searcher();
         let limit = request.limit.max(1);
-        let hits = match &request.dense {
-            None => self.lexical_hits(&searcher, request, limit)?,
+        let (hits, similarity_spread) = match &request.dense {
+            None => (self.lexical_hits(&searcher, request, limit)?, None),
             Some(dense) => self.hybrid_hits(&searcher, request, dense, limit)?,
         };
         Ok(SearchResults {
             hits,
             chunks_searched: searcher.num_docs(),
             elapsed: started.elapsed(),
+            similarity_spread,
         })
     }
 
@@ -357,6 +364,7 @@ impl Library {
                 lexical_rank: None,
                 dense_rank: None,
                 similarity: None,
+                standing: None,
                 ocr_confidence: doc
                     .get_first(f.ocr_confidence)
                     .and_then(|v| v.as_u64())
@@ -371,7 +379,8 @@ impl Library {
         Ok(hits)
     }
 
-    /// BM25 and nearest-vector rankings fused by weighted reciprocal rank.
+    /// BM25 and nearest-vector rankings fused by weighted reciprocal rank,
+    /// with the spread of the query's cosines over every vector.
     /// Both rankings are of document addresses only; the documents are read
     /// (stored fields, snippets) for the fused top `limit` alone, which is
     /// what keeps a hybrid search within a few milliseconds of BM25.
@@ -381,7 +390,7 @@ impl Library {
         request: &SearchRequest,
         dense: &DenseQuery,
         limit: usize,
-    ) -> Result<Vec<Hit>> {
+    ) -> Result<(Vec<Hit>, Option<crate::SimilaritySpread>)> {
         let weights = FusionWeights::for_query(&request.query);
         let depth = FUSION_DEPTH.max(limit);
         let text_query = self.text_query(&request.query)?;
@@ -407,11 +416,12 @@ impl Library {
             same as f32 / chunks
         });
         let matrix = self.vector_matrix(&dense.model)?;
-        let mut nearest = Vec::new();
+        let (mut nearest, mut spread) = (Vec::new(), None);
         if weights.dense > 0.0
             && let Some(matrix) = &matrix
         {
-            nearest = matrix.nearest(&dense.vector, DENSE_CANDIDATES.max(depth).min(matrix.len()));
+            (nearest, spread) = matrix
+                .nearest_and_spread(&dense.vector, DENSE_CANDIDATES.max(depth).min(matrix.len()));
         }
         let dense_ranking = if nearest.is_empty() {
             Vec::new()
@@ -442,9 +452,13 @@ impl Library {
                     .get(hit.chunk_hash.as_str())
                     .or_else(|| scanned.get(&hit.chunk_hash))
                     .copied();
+                hit.standing = hit
+                    .similarity
+                    .zip(spread)
+                    .map(|(cosine, spread)| spread.standing(cosine));
             }
         }
-        Ok(hits)
+        Ok((hits, spread))
     }
 
     /// The documents holding the `nearest` chunks (best first) under the

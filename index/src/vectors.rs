@@ -125,6 +125,50 @@ pub struct EmbeddingCoverage {
     pub total: usize,
 }
 
+/// How one query's cosines with every chunk of the library are spread.
+///
+/// A cosine means little alone: some questions score 0.85 with every
+/// passage, others 0.75. How far the best evidence stands above the
+/// library's cosines for the same question ([`SimilaritySpread::standing`])
+/// says whether it is about the question or merely about the same subject.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct SimilaritySpread {
+    /// Mean cosine.
+    pub mean: f32,
+    /// Standard deviation of the cosines.
+    pub std_dev: f32,
+    /// Chunks with a vector: the sample size.
+    pub chunks: usize,
+}
+
+impl SimilaritySpread {
+    /// Mean and deviation of `cosines`; `None` for fewer than two or no spread.
+    fn of(cosines: impl Iterator<Item = f32>) -> Option<SimilaritySpread> {
+        let (mut n, mut sum, mut squares) = (0usize, 0f64, 0f64);
+        for c in cosines {
+            n += 1;
+            sum += f64::from(c);
+            squares += f64::from(c) * f64::from(c);
+        }
+        if n < 2 {
+            return None;
+        }
+        let mean = sum / n as f64;
+        let variance = (squares / n as f64 - mean * mean).max(0.0);
+        let std_dev = variance.sqrt();
+        (std_dev > 1e-6).then_some(SimilaritySpread {
+            mean: mean as f32,
+            std_dev: std_dev as f32,
+            chunks: n,
+        })
+    }
+
+    /// How many standard deviations `cosine` stands above the mean.
+    pub fn standing(&self, cosine: f32) -> f32 {
+        (cosine - self.mean) / self.std_dev
+    }
+}
+
 /// One model's vectors in memory, quantised.
 #[derive(Debug)]
 pub(crate) struct VectorMatrix {
@@ -140,11 +184,21 @@ impl VectorMatrix {
     /// The `k` chunk hashes nearest `query` (cosine; vectors are unit length),
     /// best first.
     pub(crate) fn nearest(&self, query: &[f32], k: usize) -> Vec<(String, f32)> {
+        self.nearest_and_spread(query, k).0
+    }
+
+    /// [`VectorMatrix::nearest`], and how the query's cosines with every row
+    /// are spread (from the same pass; `None` for fewer than two rows).
+    pub(crate) fn nearest_and_spread(
+        &self,
+        query: &[f32],
+        k: usize,
+    ) -> (Vec<(String, f32)>, Option<SimilaritySpread>) {
         if query.len() != self.dims || self.dims == 0 {
-            return Vec::new();
+            return (Vec::new(), None);
         }
         let Some((query, query_scale)) = quantise_query(query) else {
-            return Vec::new();
+            return (Vec::new(), None);
         };
         let mut scored: Vec<(f32, usize)> = self
             .values
@@ -156,18 +210,20 @@ impl VectorMatrix {
                 (dot(values, &query) as f32 * scale * query_scale, row)
             })
             .collect();
+        let spread = SimilaritySpread::of(scored.iter().map(|(score, _)| *score));
         let k = k.min(scored.len());
         if k == 0 {
-            return Vec::new();
+            return (Vec::new(), spread);
         }
         let by_score = |a: &(f32, usize), b: &(f32, usize)| b.0.total_cmp(&a.0);
         scored.select_nth_unstable_by(k - 1, by_score);
         scored.truncate(k);
         scored.sort_unstable_by(by_score);
-        scored
+        let nearest = scored
             .into_iter()
             .map(|(score, row)| (self.hashes[row].clone(), score))
-            .collect()
+            .collect();
+        (nearest, spread)
     }
 
     /// The cosine of `query` with each chunk of `hashes` that has a vector
@@ -747,6 +803,29 @@ mod tests {
         assert!((hits[0].1 - 0.98).abs() < 0.02, "score {}", hits[0].1);
         // A query of another width finds nothing rather than garbage.
         assert!(m.nearest(&[1.0, 0.0], 2).is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn the_spread_of_a_querys_cosines_comes_from_every_row() -> Result<()> {
+        let m = matrix(&[
+            ("a", unit(&[1.0, 0.0, 0.0])),
+            ("b", unit(&[0.0, 1.0, 0.0])),
+            ("c", unit(&[0.0, 0.0, 1.0])),
+            ("d", unit(&[0.0, 0.0, -1.0])),
+        ])?;
+        // Cosines 1, 0, 0, 0 whatever k is: mean 0.25, deviation √0.1875.
+        let (hits, spread) = m.nearest_and_spread(&unit(&[1.0, 0.0, 0.0]), 1);
+        assert_eq!(hits.len(), 1);
+        let spread = spread.ok_or(Error::Poisoned("no spread"))?;
+        assert_eq!(spread.chunks, 4);
+        assert!((spread.mean - 0.25).abs() < 0.01, "{spread:?}");
+        assert!((spread.std_dev - 0.433).abs() < 0.01, "{spread:?}");
+        assert!((spread.standing(1.0) - 1.73).abs() < 0.03, "{spread:?}");
+        // One row is no sample; a query of another width has none.
+        let one = matrix(&[("a", unit(&[1.0, 0.0]))])?;
+        assert_eq!(one.nearest_and_spread(&unit(&[1.0, 0.0]), 1).1, None);
+        assert_eq!(m.nearest_and_spread(&[1.0, 0.0], 1).1, None);
         Ok(())
     }
 

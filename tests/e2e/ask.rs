@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use crate::util::{GEMMA, Sillok, TestResult, json_lines, model_lock};
 
+const E5: &str = "multilingual-e5-small.gguf";
+
 fn samples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/library")
 }
@@ -338,7 +340,6 @@ fn answer_evaluation_on_a_fixed_sample_subset() -> TestResult {
 /// from the one it means, and a question about nothing in them is not found.
 #[test]
 fn a_paraphrase_passes_the_gate_by_meaning_and_an_unrelated_question_does_not() -> TestResult {
-    const E5: &str = "multilingual-e5-small.gguf";
     let _model = model_lock();
     let sillok = Sillok::new();
     let docs = sillok.dir.path().join("docs");
@@ -408,5 +409,60 @@ fn a_paraphrase_passes_the_gate_by_meaning_and_an_unrelated_question_does_not() 
         .as_f64()
         .ok_or("no similarity")?;
     assert!(similarity < threshold, "{receipts}");
+    Ok(())
+}
+
+/// In a library large enough to know what is usual, the gate weighs how far
+/// the best evidence stands out from the question's cosines with every chunk
+/// (the real embedding model over the sample library): a question it answers
+/// stands out; one that shares the words and scores a high cosine, but about
+/// a fact no note holds, does not; one about nothing in the library is not
+/// found however far a chunk stands out, because its cosine stays low.
+#[test]
+fn in_the_sample_library_evidence_must_stand_out_from_the_rest() -> TestResult {
+    let _model = model_lock();
+    let sillok = with_samples(false);
+    sillok.import(E5);
+    sillok.ok(&["library", "embed"]);
+    let ask = |question: &str| {
+        answer_of(&sillok.ok(&["ask", question, "--no-model", "--no-save", "--json"]))
+    };
+    let number = |answer: &serde_json::Value, key: &str| {
+        answer["receipts"][key]
+            .as_f64()
+            .ok_or_else(|| format!("no {key}: {answer}"))
+    };
+
+    let answered = ask("김가상 환자의 혈압 목표는?");
+    assert_eq!(answered["status"], "evidence-only", "{answered}");
+    let receipts = &answered["receipts"];
+    assert!(
+        receipts["similarity_spread"]["chunks"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 100,
+        "large enough for standing: {receipts}"
+    );
+    let close = receipts["similarity_threshold"]["standing"]["close"]
+        .as_f64()
+        .ok_or("no standing threshold")?;
+    let related = receipts["similarity_threshold"]["related"]
+        .as_f64()
+        .ok_or("no cosine threshold")?;
+    assert!(number(&answered, "best_standing")? >= close, "{receipts}");
+
+    // Covered and above the cosine gate's "related", yet it does not stand out.
+    let unheld = ask("김가상 환자의 콜레스테롤 목표는?");
+    assert_eq!(unheld["status"], "not-found", "{unheld}");
+    assert!(number(&unheld, "best_coverage")? >= 0.5, "{unheld}");
+    assert!(number(&unheld, "best_similarity")? >= related, "{unheld}");
+
+    // It stands out among chunks that are all far from it, but stays far.
+    let absent = ask("What is the recommended first-line antiretroviral regimen for HIV?");
+    assert_eq!(absent["status"], "not-found", "{absent}");
+    let floor = absent["receipts"]["similarity_threshold"]["standing"]["min_cosine"]
+        .as_f64()
+        .ok_or("no cosine floor")?;
+    assert!(number(&absent, "best_similarity")? < floor, "{absent}");
     Ok(())
 }

@@ -139,6 +139,8 @@ pub struct AskOutcome {
     pub best_coverage: f32,
     /// Best cosine similarity among the sources.
     pub best_similarity: Option<f32>,
+    /// Best standing among the sources (see [`super::gate`]).
+    pub best_standing: Option<f32>,
 }
 
 impl AskOutcome {
@@ -147,6 +149,7 @@ impl AskOutcome {
             status: answer.status,
             best_coverage: answer.receipts.best_coverage,
             best_similarity: answer.receipts.best_similarity,
+            best_standing: answer.receipts.best_standing,
         }
     }
 }

@@ -36,6 +36,9 @@ pub struct Source {
     /// Best cosine similarity of its chunks with the question (hybrid
     /// search); `None` without vectors.
     pub similarity: Option<f32>,
+    /// Best standing of its chunks' similarity above the library's
+    /// ([`sillok_index::SimilaritySpread::standing`]); `None` without vectors.
+    pub standing: Option<f32>,
     /// The text.
     pub text: String,
     /// Mean word confidence (0–100) of the page when OCR read its text;
@@ -92,6 +95,7 @@ pub fn merge_hits(hits: &[Hit], max: usize) -> Vec<Source> {
             score: hit.score,
             coverage: 0.0,
             similarity: hit.similarity,
+            standing: hit.standing,
             text: hit.text.clone(),
             ocr_confidence: hit.ocr_confidence,
             low_confidence: hit.is_low_confidence(),
@@ -105,6 +109,10 @@ pub fn merge_hits(hits: &[Hit], max: usize) -> Vec<Source> {
 fn absorb(source: &mut Source, hit: &Hit) {
     source.score = source.score.max(hit.score);
     source.similarity = match (source.similarity, hit.similarity) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    source.standing = match (source.standing, hit.standing) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
     };
@@ -216,6 +224,7 @@ mod tests {
             lexical_rank: None,
             dense_rank: None,
             similarity: None,
+            standing: None,
             ocr_confidence: None,
             patient_id: None,
             effective: None,

@@ -126,6 +126,11 @@ pub struct Receipts {
     /// Best cosine similarity of a source with the question; `None`
     /// without vectors (keyword search alone).
     pub best_similarity: Option<f32>,
+    /// Best standing of a source's similarity above the question's cosines
+    /// with every chunk of the library (see [`gate`]); `None` without vectors.
+    pub best_standing: Option<f32>,
+    /// How the question's cosines with every chunk are spread.
+    pub similarity_spread: Option<sillok_index::SimilaritySpread>,
     /// The profile's similarity thresholds for the embedding model used;
     /// `None` when similarity did not count.
     pub similarity_threshold: Option<gate::SimilarityThresholds>,
@@ -323,6 +328,11 @@ impl Sillok {
                 ..SearchRequest::default()
             })?)?;
             answer.receipts.chunks_searched = results.chunks_searched;
+            // The question's own spread (the first query) is the one reported.
+            answer.receipts.similarity_spread = answer
+                .receipts
+                .similarity_spread
+                .or(results.similarity_spread);
             hits.extend(results.hits);
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score));
@@ -342,6 +352,7 @@ impl Sillok {
         answer.receipts.best_coverage = sources.iter().map(|s| s.coverage).fold(0.0, f32::max);
         answer.receipts.best_similarity =
             sources.iter().filter_map(|s| s.similarity).reduce(f32::max);
+        answer.receipts.best_standing = sources.iter().filter_map(|s| s.standing).reduce(f32::max);
         if answer.receipts.best_similarity.is_some() {
             answer.receipts.similarity_threshold = self
                 .active_embedding_model()?
@@ -354,13 +365,17 @@ impl Sillok {
             min_coverage: profile.min_coverage,
             similarity: answer.receipts.similarity_threshold,
         };
-        if sources.is_empty()
-            || !gate::admits(
-                thresholds,
-                answer.receipts.best_coverage,
-                answer.receipts.best_similarity,
-            )
-        {
+        let best = gate::BestEvidence {
+            coverage: answer.receipts.best_coverage,
+            similarity: answer.receipts.best_similarity,
+            standing: answer.receipts.best_standing.zip(
+                answer
+                    .receipts
+                    .similarity_spread
+                    .map(|spread| spread.chunks),
+            ),
+        };
+        if sources.is_empty() || !gate::admits(thresholds, best) {
             answer.receipts.near_misses = sources
                 .iter()
                 .take(NEAR_MISSES)

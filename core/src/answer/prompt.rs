@@ -158,6 +158,7 @@ mod tests {
             score: 1.0,
             coverage: 1.0,
             similarity: None,
+            standing: None,
             text: text.into(),
             ocr_confidence: None,
             low_confidence: false,
