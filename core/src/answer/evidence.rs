@@ -147,8 +147,13 @@ fn absorb(source: &mut Source, hit: &Hit) {
     source.chunk_index = source.chunk_index.min(hit.chunk_index);
 }
 
-/// Up to `max` verbatim sentences from the sources that cover the question
-/// best (best first, at most two per source); `coverage` scores sentences.
+/// Verbatim evidence sentences (quote-first): from each of the sources in
+/// turn (they come best first), the sentence that holds most of the
+/// question's words, at most `max`; `coverage` scores sentences. A source
+/// with no such sentence is passed over. One per source, in rank order: on
+/// the Debian FAQ dev split the best sentences overall came from a few
+/// wordy sources and missed the gold passage more often (gold quoted or
+/// cited, evidence only: ko 36% → 49%, en 55% → 63%).
 ///
 /// # Errors
 ///
@@ -158,44 +163,42 @@ pub fn quotes<E>(
     max: usize,
     coverage: impl Fn(&[&str]) -> Result<Vec<f32>, E>,
 ) -> Result<Vec<Quote>, E> {
-    let mut candidates: Vec<(usize, usize, &str)> = Vec::new();
+    let mut candidates: Vec<(usize, &str)> = Vec::new();
     for source in sources {
         // The verifier's sentence splitter: quotes are cut where answers are.
         let text = source.text.as_str();
         let sentences = super::verify::split_sentences(text)
             .into_iter()
             .map(|r| &text[r]);
-        for (i, sentence) in sentences.enumerate() {
+        for sentence in sentences {
             if sentence.chars().count() >= 8 {
-                candidates.push((source.number, i, sentence));
+                candidates.push((source.number, sentence));
             }
         }
     }
-    let texts: Vec<&str> = candidates.iter().map(|c| c.2).collect();
+    let texts: Vec<&str> = candidates.iter().map(|c| c.1).collect();
     let scores = coverage(&texts)?;
-    let mut scored: Vec<(f32, usize, usize, &str)> = candidates
-        .into_iter()
-        .zip(scores)
-        .filter(|(_, c)| *c > 0.0)
-        .map(|((n, i, s), c)| (c, n, i, s))
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-    let mut per_source = std::collections::HashMap::new();
-    let mut out = Vec::new();
-    for (_, number, _, sentence) in scored {
-        let taken = per_source.entry(number).or_insert(0);
-        if *taken >= 2 {
-            continue;
+    let mut out: Vec<Quote> = Vec::new();
+    let mut best: Option<(f32, usize, &str)> = None;
+    let flush = |best: &mut Option<(f32, usize, &str)>, out: &mut Vec<Quote>| {
+        if let Some((_, source, text)) = best.take() {
+            out.push(Quote {
+                source,
+                text: text.to_owned(),
+            });
         }
-        *taken += 1;
-        out.push(Quote {
-            source: number,
-            text: sentence.to_owned(),
-        });
-        if out.len() >= max {
-            break;
+    };
+    for ((number, sentence), score) in candidates.into_iter().zip(scores) {
+        if best.is_some_and(|(_, n, _)| n != number) {
+            flush(&mut best, &mut out);
+        }
+        // The first of equally good sentences wins.
+        if score > 0.0 && best.is_none_or(|(b, _, _)| score > b) {
+            best = Some((score, number, sentence));
         }
     }
+    flush(&mut best, &mut out);
+    out.truncate(max);
     Ok(out)
 }
 
@@ -274,6 +277,55 @@ mod tests {
             [(Some(42), true), (None, false), (Some(88), false)],
             "a merged neighbour read badly marks the whole source"
         );
+    }
+
+    #[test]
+    fn quotes_take_each_sources_best_sentence_in_rank_order() -> Result<(), String> {
+        let sources = merge_hits(
+            &[
+                hit(
+                    "a",
+                    1,
+                    0,
+                    0..40,
+                    "Warfarin was paused. INR target 2-3.",
+                    3.0,
+                ),
+                hit(
+                    "b",
+                    1,
+                    0,
+                    0..60,
+                    "The INR and the warfarin dose and the INR again. INR noted.",
+                    2.0,
+                ),
+                hit("c", 1, 0, 0..30, "Nothing relevant here at all.", 1.0),
+                hit("d", 1, 0, 0..30, "Warfarin INR warfarin INR dose.", 0.5),
+            ],
+            4,
+        );
+        // A stand-in coverage: the number of question words a sentence holds.
+        let words = ["warfarin", "inr", "dose"];
+        let quotes = quotes(&sources, 2, |texts: &[&str]| -> Result<Vec<f32>, String> {
+            Ok(texts
+                .iter()
+                .map(|t| {
+                    let t = t.to_lowercase();
+                    words.iter().filter(|w| t.contains(*w)).count() as f32
+                })
+                .collect())
+        })?;
+        let got: Vec<(usize, &str)> = quotes.iter().map(|q| (q.source, q.text.as_str())).collect();
+        // Source 1's best (the first of two equal ones), then source 2's,
+        // though source 4's sentence holds more of the question than source 1's.
+        assert_eq!(
+            got,
+            [
+                (1, "Warfarin was paused."),
+                (2, "The INR and the warfarin dose and the INR again.")
+            ]
+        );
+        Ok(())
     }
 
     #[test]
