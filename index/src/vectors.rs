@@ -412,12 +412,7 @@ impl VectorStore {
                     insert.execute(params![model, hash, bytes])?;
                 }
             }
-            tx.execute(
-                "UPDATE models SET generation = generation + 1 WHERE model = ?1",
-                params![model],
-            )?;
-            tx.commit()?;
-            Ok(())
+            commit_new_generation(tx, model)
         })
     }
 
@@ -434,12 +429,7 @@ impl VectorStore {
                     delete.execute(params![model, hash])?;
                 }
             }
-            tx.execute(
-                "UPDATE models SET generation = generation + 1 WHERE model = ?1",
-                params![model],
-            )?;
-            tx.commit()?;
-            Ok(())
+            commit_new_generation(tx, model)
         })
     }
 
@@ -768,6 +758,17 @@ impl Library {
         slot.clone_from(&loaded);
         Ok(loaded)
     }
+}
+
+/// Commits `tx` as a new generation of `model`'s vectors, so matrices loaded
+/// before it are known to be stale.
+fn commit_new_generation(tx: rusqlite::Transaction<'_>, model: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE models SET generation = generation + 1 WHERE model = ?1",
+        params![model],
+    )?;
+    tx.commit()?;
+    Ok(())
 }
 
 #[cfg(test)]
